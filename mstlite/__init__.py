@@ -1,0 +1,130 @@
+"""mstlite: a small MobX-State-Tree-style state core for Python.
+
+Typed model trees, actions as transactions, computed views, reactions,
+immutable structurally shared snapshots, JSON patches with inverses,
+middleware, async actions (flows), undo and reactivex observables.
+"""
+
+from __future__ import annotations
+
+from mstlite import types
+from mstlite._action import action
+from mstlite._annotations import Frozen, Identifier, Ref, SafeRef, refine
+from mstlite._array import ArrayNode
+from mstlite._map import MapNode
+from mstlite._middleware import (
+    ActionContext,
+    add_middleware,
+    apply_action,
+    on_action,
+    record_actions,
+)
+from mstlite._model import Model
+from mstlite._ops import (
+    add_disposer,
+    apply_snapshot,
+    clone,
+    destroy,
+    detach,
+    escape_json_path,
+    get_env,
+    get_identifier,
+    get_parent,
+    get_parent_of_type,
+    get_path,
+    get_path_parts,
+    get_root,
+    get_snapshot,
+    get_type,
+    has_parent,
+    is_alive,
+    is_protected,
+    is_root,
+    is_state_tree_node,
+    on_snapshot,
+    protect,
+    resolve_identifier,
+    resolve_path,
+    try_resolve,
+    typecheck,
+    unescape_json_path,
+    unprotect,
+    walk,
+)
+from mstlite._patching import PatchRecorder, apply_patch, on_patch, record_patches
+from mstlite._props import computed, volatile
+from mstlite._reactions import autorun, reaction, when
+from mstlite._reactivity import untracked
+from mstlite.errors import (
+    DeadNodeError,
+    InvalidReferenceError,
+    MstError,
+    PatchError,
+    ProtectionError,
+    TreeError,
+    ValidationError,
+)
+
+__all__ = [
+    "ActionContext",
+    "ArrayNode",
+    "DeadNodeError",
+    "Frozen",
+    "Identifier",
+    "InvalidReferenceError",
+    "MapNode",
+    "Model",
+    "MstError",
+    "PatchError",
+    "PatchRecorder",
+    "ProtectionError",
+    "Ref",
+    "SafeRef",
+    "TreeError",
+    "ValidationError",
+    "action",
+    "add_disposer",
+    "add_middleware",
+    "apply_action",
+    "apply_patch",
+    "apply_snapshot",
+    "autorun",
+    "clone",
+    "computed",
+    "destroy",
+    "detach",
+    "escape_json_path",
+    "get_env",
+    "get_identifier",
+    "get_parent",
+    "get_parent_of_type",
+    "get_path",
+    "get_path_parts",
+    "get_root",
+    "get_snapshot",
+    "get_type",
+    "has_parent",
+    "is_alive",
+    "is_protected",
+    "is_root",
+    "is_state_tree_node",
+    "on_action",
+    "on_patch",
+    "on_snapshot",
+    "protect",
+    "reaction",
+    "record_actions",
+    "record_patches",
+    "refine",
+    "resolve_identifier",
+    "resolve_path",
+    "try_resolve",
+    "typecheck",
+    "types",
+    "unescape_json_path",
+    "unprotect",
+    "untracked",
+    "volatile",
+    "walk",
+    "when",
+]

@@ -1,0 +1,448 @@
+"""Arrays: ``list[X]`` properties, live as ArrayNode (a MutableSequence)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, MutableSequence
+from typing import Any, SupportsIndex, overload
+
+from pydantic_core import CoreSchema
+from pydantic_core import core_schema as cs
+
+from mstlite._node import Node
+from mstlite._props import run_created_hooks
+from mstlite._runtime import RT, Transaction
+from mstlite._snapshot import FrozenList
+from mstlite._types_base import Type, _where, snapshot_of
+from mstlite.errors import TreeError
+
+__all__ = ["ArrayNode", "ArrayType"]
+
+ALL = "*"  # the atom key standing for "anything in this array"
+
+
+class ArrayType(Type):
+    """``list[X]``: an array of ``X``; its default snapshot is ``[]``."""
+
+    is_complex = True
+
+    def __init__(self, item: Type) -> None:
+        super().__init__(f"list[{item.name}]")
+        self.item = item
+
+    def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
+        return cs.no_info_after_validator_function(
+            FrozenList, cs.list_schema(self.item.build_schema(defs))
+        )
+
+    def default_snapshot(self) -> Any:
+        return FrozenList()
+
+    def accepts_node(self, node: Node) -> bool:
+        return isinstance(node, ArrayNode) and node._type is self
+
+    def contains_safe_references(self) -> bool:
+        return self.item.contains_safe_references()
+
+    def create_from_normalized(self, normalized: Any, env: Any) -> Any:
+        node = self.instantiate(normalized, None, None, None)
+        if env is not None:
+            node._tree.env = env
+        run_created_hooks()
+        return node
+
+    def instantiate(self, snapshot: Any, parent: Node | None, key: Any, tree: Any) -> ArrayNode:
+        node = ArrayNode.__new__(ArrayNode)
+        node._init_node(parent, key, tree, snapshot)
+        node._type = self
+        item = self.item
+        if item.is_complex or item.contains_safe_references():
+            tree = node._tree
+            build = item.instantiate
+            node._items = [
+                None if value is None else build(value, node, index, tree)
+                for index, value in enumerate(snapshot)
+            ]
+            node._snaps = list(snapshot) if item.is_complex else None
+        else:
+            node._items = list(snapshot)
+            node._snaps = None
+        node._dirty = None
+        return node
+
+    def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
+        if isinstance(value, Node):
+            if not self.accepts_node(value):
+                from mstlite.errors import ValidationError
+
+                raise ValidationError(
+                    f"cannot put a {value._type.name} at {_where(parent, key)!r}: expected "
+                    f"{self.name}"
+                )
+            value._attach_check(parent)
+            value._attach(parent, key, tx.journal)
+            return value
+        snapshot = self.normalize(value, _where(parent, key))
+        try:
+            return self.instantiate(snapshot, parent, key, parent._tree)
+        finally:
+            run_created_hooks()
+
+    def reconcile(self, old: Any, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
+        if isinstance(value, Node) or not isinstance(old, ArrayNode):
+            return self.to_stored(value, parent, key, tx)
+        snapshot = self.normalize(value, _where(parent, key))
+        return self.reconcile_normalized(old, snapshot, parent, key, tx)
+
+    def reconcile_normalized(
+        self, old: Any, snapshot: Any, parent: Node, key: Any, tx: Transaction
+    ) -> Any:
+        if isinstance(old, ArrayNode) and old._alive and old._type is self:
+            old._apply_normalized(snapshot, tx)
+            return old
+        try:
+            return self.instantiate(snapshot, parent, key, parent._tree)
+        finally:
+            run_created_hooks()
+
+
+class ArrayNode(Node, MutableSequence[Any]):
+    """A live array: a ``MutableSequence`` whose changes are patches.
+
+    Compares equal to a plain list with the same items.
+    """
+
+    __slots__ = ("_dirty", "_items", "_snaps", "_type")
+
+    _type: ArrayType
+    _items: list[Any]
+    # Snapshots of the items, kept in step with _items (complex items only).
+    _snaps: list[Any] | None
+    # Children whose snapshot changed since _snaps was last brought up to date.
+    _dirty: set[Node] | None
+
+    def _children(self) -> Iterator[Node]:
+        for value in self._items:
+            if isinstance(value, Node):
+                yield value
+
+    def _child_dirty(self, child: Node) -> None:
+        dirty = self._dirty
+        if dirty is None:
+            self._dirty = {child}
+        else:
+            dirty.add(child)
+
+    def _build_snapshot(self) -> Any:
+        snaps = self._snaps
+        if snaps is None:
+            return FrozenList(self._items)
+        dirty = self._dirty
+        if dirty:
+            tx = RT.tx
+            if tx is not None:  # a rollback must find _snaps as it was
+                tx.journal.append((_restore_snaps, self, snaps, dirty))
+                snaps = self._snaps = list(snaps)
+            self._dirty = None
+            for child in dirty:
+                if child._parent is self and child._alive:
+                    snaps[child._key] = child._get_snapshot()
+        return FrozenList(snaps)
+
+    # -------------------------------------------------------------- reading
+    def __len__(self) -> int:
+        if RT.tracking is not None:
+            self._observe(ALL)
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: SupportsIndex | slice) -> Any:
+        if RT.tracking is not None:
+            self._observe(ALL)
+        item = self._type.item
+        if isinstance(index, slice):
+            values = self._items[index]
+            return [item.read(v, self) for v in values] if item.needs_read else values
+        value = self._items[index]
+        return item.read(value, self) if item.needs_read else value
+
+    def __iter__(self) -> Iterator[Any]:
+        if RT.tracking is not None:
+            self._observe(ALL)
+        item = self._type.item
+        if item.needs_read:
+            return (item.read(v, self) for v in list(self._items))
+        return iter(list(self._items))
+
+    def __contains__(self, value: object) -> bool:
+        return any(v is value or v == value for v in self)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, tuple, ArrayNode)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = Node.__hash__  # nodes are hashed by identity
+
+    def __repr__(self) -> str:
+        return f"<ArrayNode {self._path() or '/'} {list(self)!r}>"
+
+    # -------------------------------------------------------------- writing
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if RT.tx is None:
+            self._outside_action(self.__setitem__, index, value)
+            return
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self._items))
+            values = list(value)
+            if step != 1:
+                positions = range(start, stop, step)
+                if len(values) != len(positions):
+                    raise ValueError(
+                        f"attempt to assign sequence of size {len(values)} to extended slice "
+                        f"of size {len(positions)}"
+                    )
+                for position, item in zip(positions, values, strict=True):
+                    self[position] = item
+                return
+            self._splice(start, max(0, stop - start), values)
+            return
+        position = self._position(index)
+        tx = self._write_tx()
+        old = self._items[position]
+        item = self._type.item
+        if item.is_complex and old is not None:
+            new = item.reconcile(old, value, self, position, tx)
+        else:
+            new = item.to_stored(value, self, position, tx)
+        if new is old or (type(new) is type(old) and not isinstance(new, Node) and new == old):
+            return
+        if self._tree.patch_listener_count:
+            self._emit(tx, "replace", position, snapshot_of(new), snapshot_of(old))
+        journal = tx.journal
+        journal.append((_undo_splice, self, position, 1, [old], [snapshot_of(old)]))
+        self._items[position] = new
+        if self._snaps is not None:
+            self._snaps[position] = snapshot_of(new)
+        if isinstance(old, Node) and old._parent is self:
+            old._release(tx)
+        self._after_change(tx)
+
+    def __delitem__(self, index: Any) -> None:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self._items))
+            if step == 1:
+                self._splice(start, max(0, stop - start), [])
+                return
+            for position in sorted(range(start, stop, step), reverse=True):
+                self._splice(position, 1, [])
+            return
+        self._splice(self._position(index), 1, [])
+
+    def insert(self, index: SupportsIndex, value: Any) -> None:
+        """Insert ``value`` (a snapshot or a detached node) before ``index``."""
+        position = index.__index__()
+        length = len(self._items)
+        if position < 0:
+            position = max(0, length + position)
+        self._splice(min(position, length), 0, [value])
+
+    def append(self, value: Any) -> None:
+        """Add ``value`` (a snapshot or a detached node) at the end."""
+        self._splice(len(self._items), 0, [value])
+
+    def extend(self, values: Iterable[Any]) -> None:
+        """Add every value at the end, in one change."""
+        self._splice(len(self._items), 0, list(values))
+
+    def pop(self, index: int = -1) -> Any:
+        """Remove and return the item at ``index``; a removed node is destroyed
+        unless it was detached first."""
+        position = self._position(index)
+        value = self[position]
+        self._splice(position, 1, [])
+        return value
+
+    def clear(self) -> None:
+        """Remove every item (one ``replace`` patch of the whole array)."""
+        self._splice(0, len(self._items), [])
+
+    def replace(self, values: Iterable[Any]) -> None:
+        """Replace all items, reusing nodes given again (``arr[:] = values``)."""
+        self._splice(0, len(self._items), list(values))
+
+    def reverse(self) -> None:
+        """Reverse in place; nodes are kept, not re-created."""
+        self._splice(0, len(self._items), self._items[::-1])
+
+    def sort(self, *, key: Callable[[Any], Any] | None = None, reverse: bool = False) -> None:
+        """Sort in place like ``list.sort``; nodes are kept, not re-created."""
+        item = self._type.item
+        pairs = [(item.read(v, self) if item.needs_read else v, v) for v in self._items]
+        sort_key = key or (lambda value: value)
+        pairs.sort(key=lambda pair: sort_key(pair[0]), reverse=reverse)
+        self._splice(0, len(self._items), [stored for _, stored in pairs])
+
+    def __iadd__(self, values: Iterable[Any]) -> ArrayNode:
+        self.extend(values)
+        return self
+
+    def _position(self, index: Any) -> int:
+        position = index.__index__()
+        length = len(self._items)
+        if position < 0:
+            position += length
+        if not 0 <= position < length:
+            raise IndexError(f"index {index} out of range for {self._describe()} of {length}")
+        return position
+
+    def _splice(
+        self, index: int, remove: int, values: list[Any], normalized: bool = False
+    ) -> None:
+        if RT.tx is None:
+            self._outside_action(self._splice, index, remove, values, normalized)
+            return
+        tx = self._write_tx()
+        items = self._items
+        length = len(items)
+        remove = min(remove, length - index)
+        if remove == 0 and not values:
+            return
+        removed = items[index : index + remove]
+        reusable = {id(v) for v in removed if isinstance(v, Node)}
+        item = self._type.item
+        stored: list[Any] = []
+        for offset, value in enumerate(values):
+            if isinstance(value, Node) and value._parent is self:
+                if id(value) not in reusable:
+                    raise TreeError(
+                        f"cannot add {value._describe()} to {self._describe()} again: it is "
+                        "already in this array; a node has one place"
+                    )
+                reusable.discard(id(value))
+                stored.append(value)
+            elif normalized:
+                stored.append(None if value is None else _build(item, value, self, index + offset))
+            else:
+                stored.append(item.to_stored(value, self, index + offset, tx))
+        if len(removed) == len(stored) and all(map(_same_stored, removed, stored)):
+            return  # the same items again (e.g. sorting a sorted array)
+        listening = self._tree.patch_listener_count
+        whole = remove == length and remove > 0
+        old_snapshot = self._get_snapshot() if listening and whole else None
+        removed_snaps = [snapshot_of(v) for v in removed]
+        items[index : index + remove] = stored
+        snaps = self._snaps
+        if snaps is not None:
+            snaps[index : index + remove] = [snapshot_of(v) for v in stored]
+        tx.journal.append((_undo_splice, self, index, len(stored), removed, removed_snaps))
+        for position in range(index, len(items)):
+            value = items[position]
+            if isinstance(value, Node):
+                value._key = position
+        kept = {id(v) for v in stored}
+        for value in removed:
+            if isinstance(value, Node) and id(value) not in kept and value._parent is self:
+                value._release(tx)
+        self._after_change(tx)
+        if listening:
+            if whole:
+                self._emit_self(tx, "replace", self._get_snapshot(), old_snapshot)
+            else:
+                for offset in range(remove - 1, -1, -1):
+                    self._emit(tx, "remove", index + offset, None, removed_snaps[offset])
+                for offset, value in enumerate(stored):
+                    self._emit(tx, "add", index + offset, snapshot_of(value), None)
+
+    def _after_change(self, tx: Transaction) -> None:
+        self._invalidate(tx.journal)
+        self._changed(ALL)
+        tree = self._tree
+        if tree.snapshot_listeners:
+            tx.trees.add(tree)
+
+    def _apply_normalized(self, snapshot: Any, tx: Transaction) -> None:
+        """Reconcile with a normalized snapshot: nodes with the same identifier are kept."""
+        if snapshot is self._snap:
+            return
+        if not self._type.item.is_complex:
+            self._splice(0, len(self._items), list(snapshot), normalized=True)
+            return
+        # Live nodes by identifier, so each snapshot item finds its node in O(1).
+        pool: dict[Any, list[Node]] = {}
+        attributes: set[str] = set()
+        for value in self._items:
+            if isinstance(value, Node):
+                identifier = value._identifier()
+                if identifier is not None:
+                    pool.setdefault(identifier, []).append(value)
+                    attributes.add(value._type.identifier_attribute)  # type: ignore[attr-defined]
+        new_items: list[Any] = []
+        for position, value in enumerate(snapshot):
+            old = self._items[position] if position < len(self._items) else None
+            match = _match(old, value, pool, attributes)
+            if match is not None:
+                match._apply_normalized(value, tx)  # type: ignore[attr-defined]
+                new_items.append(match)
+            else:
+                new_items.append(value)
+        self._splice(0, len(self._items), new_items, normalized=True)
+
+    def _remove_child(self, child: Node, tx: Transaction) -> None:
+        self._splice(child._key, 1, [])
+
+    def _drop_safe_reference(self, identifier: str) -> None:
+        for position in range(len(self._items) - 1, -1, -1):
+            if self._items[position] == identifier:
+                self._splice(position, 1, [])
+
+
+def _match(old: Any, snapshot: Any, pool: dict[Any, list[Node]], attributes: set[str]) -> Node | None:
+    """The live node a snapshot item reconciles with (MST's areSame), if any."""
+    if isinstance(old, Node) and old._snap is snapshot and old._snap is not None:
+        nodes = pool.get(old._identifier())
+        if nodes is not None and old in nodes:
+            nodes.remove(old)
+        return old
+    if not isinstance(snapshot, dict):
+        return None
+    for attribute in attributes:
+        candidates = pool.get(snapshot.get(attribute))
+        if not candidates:
+            continue
+        for node in candidates:
+            if node._type.same_identity(node, snapshot):  # type: ignore[attr-defined]
+                candidates.remove(node)
+                return node
+    return None
+
+
+def _same_stored(a: Any, b: Any) -> bool:
+    return a is b or (type(a) is type(b) and not isinstance(a, Node) and a == b)
+
+
+def _build(kind: Type, snapshot: Any, parent: Node, key: Any) -> Any:
+    try:
+        return kind.instantiate(snapshot, parent, key, parent._tree)
+    finally:
+        run_created_hooks()
+
+
+def _undo_splice(
+    node: ArrayNode, index: int, added: int, removed: list[Any], removed_snaps: list[Any]
+) -> None:
+    node._items[index : index + added] = removed
+    if node._snaps is not None:
+        node._snaps[index : index + added] = removed_snaps
+    for position in range(index, len(node._items)):
+        value = node._items[position]
+        if isinstance(value, Node):
+            value._key = position
+    node._changed(ALL)
+
+
+def _restore_snaps(node: ArrayNode, snaps: list[Any], dirty: set[Node]) -> None:
+    node._snaps = snaps
+    node._dirty = dirty

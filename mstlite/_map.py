@@ -1,0 +1,326 @@
+"""Maps: ``dict[str, X]`` properties, live as MapNode (a MutableMapping)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+from pydantic_core import CoreSchema
+from pydantic_core import core_schema as cs
+
+from mstlite._node import Node
+from mstlite._props import run_created_hooks
+from mstlite._runtime import RT, Transaction
+from mstlite._snapshot import FrozenDict
+from mstlite._types_base import Type, _where, snapshot_of
+from mstlite.errors import TreeError
+
+__all__ = ["MapNode", "MapType"]
+
+KEYS = "*keys"  # the atom key standing for "the set of keys"
+
+
+class MapType(Type):
+    """``dict[str, X]``: string keys to ``X``; its default snapshot is ``{}``."""
+
+    is_complex = True
+
+    def __init__(self, item: Type) -> None:
+        super().__init__(f"dict[str, {item.name}]")
+        self.item = item
+
+    def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
+        return cs.no_info_after_validator_function(
+            FrozenDict,
+            cs.dict_schema(cs.str_schema(strict=True), self.item.build_schema(defs)),
+        )
+
+    def default_snapshot(self) -> Any:
+        return FrozenDict()
+
+    def accepts_node(self, node: Node) -> bool:
+        return isinstance(node, MapNode) and node._type is self
+
+    def contains_safe_references(self) -> bool:
+        return self.item.contains_safe_references()
+
+    def create_from_normalized(self, normalized: Any, env: Any) -> Any:
+        node = self.instantiate(normalized, None, None, None)
+        if env is not None:
+            node._tree.env = env
+        run_created_hooks()
+        return node
+
+    def instantiate(self, snapshot: Any, parent: Node | None, key: Any, tree: Any) -> MapNode:
+        node = MapNode.__new__(MapNode)
+        node._init_node(parent, key, tree, snapshot)
+        node._type = self
+        item = self.item
+        if item.is_complex or item.contains_safe_references():
+            tree = node._tree
+            node._items = {
+                k: None if v is None else item.instantiate(v, node, k, tree)
+                for k, v in snapshot.items()
+            }
+            for k in node._items:
+                _check_key(node, k, node._items[k])
+            node._snaps = dict(snapshot) if item.is_complex else None
+        else:
+            node._items = dict(snapshot)
+            node._snaps = None
+        node._dirty = None
+        return node
+
+    def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
+        if isinstance(value, Node):
+            if not self.accepts_node(value):
+                from mstlite.errors import ValidationError
+
+                raise ValidationError(
+                    f"cannot put a {value._type.name} at {_where(parent, key)!r}: expected "
+                    f"{self.name}"
+                )
+            value._attach_check(parent)
+            value._attach(parent, key, tx.journal)
+            return value
+        snapshot = self.normalize(value, _where(parent, key))
+        try:
+            return self.instantiate(snapshot, parent, key, parent._tree)
+        finally:
+            run_created_hooks()
+
+    def reconcile(self, old: Any, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
+        if isinstance(value, Node) or not isinstance(old, MapNode):
+            return self.to_stored(value, parent, key, tx)
+        snapshot = self.normalize(value, _where(parent, key))
+        return self.reconcile_normalized(old, snapshot, parent, key, tx)
+
+    def reconcile_normalized(
+        self, old: Any, snapshot: Any, parent: Node, key: Any, tx: Transaction
+    ) -> Any:
+        if isinstance(old, MapNode) and old._alive and old._type is self:
+            old._apply_normalized(snapshot, tx)
+            return old
+        try:
+            return self.instantiate(snapshot, parent, key, parent._tree)
+        finally:
+            run_created_hooks()
+
+
+def _check_key(node: MapNode, key: str, value: Any) -> None:
+    if isinstance(value, Node):
+        identifier = value._identifier()
+        if identifier is not None and identifier != key:
+            raise TreeError(
+                f"{node._describe()}: a {value._type.name} with identifier {identifier!r} "
+                f"must be stored under its own identifier, not under {key!r}; use put()"
+            )
+
+
+class MapNode(Node, MutableMapping[str, Any]):
+    """A live map: a ``MutableMapping`` with string keys whose changes are patches.
+
+    Compares equal to a plain dict with the same items.
+    """
+
+    __slots__ = ("_dirty", "_items", "_snaps", "_type")
+
+    _type: MapType
+    _items: dict[str, Any]
+    _snaps: dict[str, Any] | None
+    _dirty: set[Node] | None
+
+    def _children(self) -> Iterator[Node]:
+        for value in self._items.values():
+            if isinstance(value, Node):
+                yield value
+
+    def _child_dirty(self, child: Node) -> None:
+        if self._dirty is None:
+            self._dirty = {child}
+        else:
+            self._dirty.add(child)
+
+    def _build_snapshot(self) -> Any:
+        snaps = self._snaps
+        if snaps is None:
+            return FrozenDict(self._items)
+        dirty = self._dirty
+        if dirty:
+            tx = RT.tx
+            if tx is not None:
+                tx.journal.append((_restore_snaps, self, snaps, dirty))
+                snaps = self._snaps = dict(snaps)
+            self._dirty = None
+            for child in dirty:
+                if child._parent is self and child._alive:
+                    snaps[child._key] = child._get_snapshot()
+        return FrozenDict(snaps)
+
+    # -------------------------------------------------------------- reading
+    def __getitem__(self, key: str) -> Any:
+        if RT.tracking is not None:
+            self._observe(key)
+            if key not in self._items:
+                self._observe(KEYS)
+        value = self._items[key]
+        item = self._type.item
+        return item.read(value, self) if item.needs_read else value
+
+    def __iter__(self) -> Iterator[str]:
+        if RT.tracking is not None:
+            self._observe(KEYS)
+        return iter(list(self._items))
+
+    def __len__(self) -> int:
+        if RT.tracking is not None:
+            self._observe(KEYS)
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        if RT.tracking is not None:
+            self._observe(KEYS)
+        return key in self._items
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (dict, MapNode)):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    __hash__ = Node.__hash__  # nodes are hashed by identity
+
+    def __repr__(self) -> str:
+        return f"<MapNode {self._path() or '/'} {dict(self.items())!r}>"
+
+    # -------------------------------------------------------------- writing
+    def __setitem__(self, key: str, value: Any) -> None:
+        if RT.tx is None:
+            self._outside_action(self.__setitem__, key, value)
+            return
+        tx = self._write_tx()
+        if type(key) is not str:
+            raise TypeError(f"{self._describe()}: map keys must be str, got {key!r}")
+        self._put(tx, key, value, normalized=False)
+
+    def _put(self, tx: Transaction, key: str, value: Any, normalized: bool) -> None:
+        items = self._items
+        item = self._type.item
+        exists = key in items
+        old = items.get(key)
+        if normalized:
+            if exists and isinstance(old, Node) and value is not None:
+                new = item.reconcile_normalized(old, value, self, key, tx)
+            elif value is None:
+                new = None
+            else:
+                try:
+                    new = item.instantiate(value, self, key, self._tree)
+                finally:
+                    run_created_hooks()
+        elif exists and item.is_complex and old is not None:
+            new = item.reconcile(old, value, self, key, tx)
+        else:
+            new = item.to_stored(value, self, key, tx)
+        if exists and (new is old or (type(new) is type(old) and not isinstance(new, Node) and new == old)):
+            return
+        _check_key(self, key, new)
+        if self._tree.patch_listener_count:
+            if exists:
+                self._emit(tx, "replace", key, snapshot_of(new), snapshot_of(old))
+            else:
+                self._emit(tx, "add", key, snapshot_of(new), None)
+        items[key] = new
+        if self._snaps is not None:
+            self._snaps[key] = snapshot_of(new)
+        tx.journal.append((_undo_put, self, key, exists, old, snapshot_of(old)))
+        if isinstance(old, Node) and old._parent is self:
+            old._release(tx)
+        self._after_change(tx, key, keys_changed=not exists)
+
+    def __delitem__(self, key: str) -> None:
+        if RT.tx is None:
+            self._outside_action(self.__delitem__, key)
+            return
+        tx = self._write_tx()
+        items = self._items
+        if key not in items:
+            raise KeyError(key)
+        old = items.pop(key)
+        old_snapshot = snapshot_of(old)
+        if self._snaps is not None:
+            self._snaps.pop(key, None)
+        tx.journal.append((_undo_put, self, key, True, old, old_snapshot))
+        if self._tree.patch_listener_count:
+            self._emit(tx, "remove", key, None, old_snapshot)
+        if isinstance(old, Node) and old._parent is self:
+            old._release(tx)
+        self._after_change(tx, key, keys_changed=True)
+
+    def clear(self) -> None:
+        """Remove every entry (one ``remove`` patch per key, as MST does)."""
+        for key in list(self._items):
+            del self[key]
+
+    def put(self, value: Any) -> Any:
+        """Store a model node or snapshot under its own identifier; returns the stored value."""
+        attribute = _identifier_attribute(self._type.item)
+        if attribute is None:
+            raise TreeError(f"{self._describe()}: put() needs items with an identifier property")
+        key = getattr(value, attribute) if isinstance(value, Node) else value[attribute]
+        self[key] = value
+        return self[key]
+
+    def _after_change(self, tx: Transaction, key: str, keys_changed: bool) -> None:
+        self._invalidate(tx.journal)
+        self._changed(key)
+        if keys_changed:
+            self._changed(KEYS)
+        tree = self._tree
+        if tree.snapshot_listeners:
+            tx.trees.add(tree)
+
+    def _apply_normalized(self, snapshot: Any, tx: Transaction) -> None:
+        if snapshot is self._snap:
+            return
+        for key in [k for k in self._items if k not in snapshot]:
+            del self[key]
+        for key, value in snapshot.items():
+            self._put(tx, key, value, normalized=True)
+
+    def _remove_child(self, child: Node, tx: Transaction) -> None:
+        del self[child._key]
+
+    def _drop_safe_reference(self, identifier: str) -> None:
+        for key in [k for k, v in self._items.items() if v == identifier]:
+            del self[key]
+
+
+def _identifier_attribute(kind: Type | None) -> str | None:
+    from mstlite._model import ModelType
+
+    if isinstance(kind, ModelType):
+        return kind.identifier_attribute
+    for member in getattr(kind, "members", ()):
+        attribute = _identifier_attribute(member)
+        if attribute is not None:
+            return attribute
+    inner = getattr(kind, "inner", None)
+    return _identifier_attribute(inner) if isinstance(inner, Type) else None
+
+
+def _undo_put(node: MapNode, key: str, existed: bool, old: Any, old_snapshot: Any) -> None:
+    if existed:
+        node._items[key] = old
+        if node._snaps is not None:
+            node._snaps[key] = old_snapshot
+    else:
+        node._items.pop(key, None)
+        if node._snaps is not None:
+            node._snaps.pop(key, None)
+    node._changed(key)
+    node._changed(KEYS)
+
+
+def _restore_snaps(node: MapNode, snaps: dict[str, Any], dirty: set[Node]) -> None:
+    node._snaps = snaps
+    node._dirty = dirty

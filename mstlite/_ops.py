@@ -1,0 +1,347 @@
+"""The public tree functions: each a thin call into the node layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from mstlite._json_pointer import escape_json_path, split_json_path, unescape_json_path
+from mstlite._node import DETACHING, SNAPSHOT, Node
+from mstlite._runtime import RT, run_in_transaction
+from mstlite._types_base import Type, snapshot_of
+from mstlite.errors import MstError, PatchError, TreeError
+
+__all__ = [
+    "add_disposer",
+    "apply_snapshot",
+    "clone",
+    "destroy",
+    "detach",
+    "escape_json_path",
+    "get_env",
+    "get_identifier",
+    "get_parent",
+    "get_parent_of_type",
+    "get_path",
+    "get_path_parts",
+    "get_root",
+    "get_snapshot",
+    "get_type",
+    "has_parent",
+    "is_alive",
+    "is_protected",
+    "is_root",
+    "is_state_tree_node",
+    "on_snapshot",
+    "protect",
+    "resolve_identifier",
+    "resolve_path",
+    "try_resolve",
+    "typecheck",
+    "unescape_json_path",
+    "unprotect",
+    "walk",
+]
+
+N = TypeVar("N")
+
+
+def _node(value: Any, function: str) -> Node:
+    if not isinstance(value, Node):
+        raise TypeError(
+            f"{function}() expects a tree node (a Model instance, or an array or map in one), "
+            f"got {type(value).__name__}"
+        )
+    return value
+
+
+def get_snapshot(node: Any) -> Any:
+    """The immutable snapshot of ``node``: equal to plain JSON, shared where unchanged."""
+    node = _node(node, "get_snapshot")
+    if RT.tracking is not None:
+        node._observe(SNAPSHOT)
+    return node._get_snapshot()
+
+
+
+def apply_snapshot(node: Any, snapshot: Any) -> None:
+    """Make ``node`` equal to ``snapshot``, reusing nodes with the same identifier.
+
+    An action: an invalid snapshot raises ``ValidationError`` and changes nothing.
+    """
+    node = _node(node, "apply_snapshot")
+    normalized = node._type.normalize(snapshot, node._path())
+
+    def apply() -> None:
+        node._check_alive()
+        tx = node._write_tx()
+        node._apply_normalized(normalized, tx)  # type: ignore[attr-defined]
+
+    run_in_transaction(apply)
+
+
+def on_snapshot(node: Any, listener: Callable[[Any], None]) -> Callable[[], None]:
+    """Call ``listener(snapshot)`` once after each commit that changed ``node``.
+
+    Returns a disposer that removes the listener.
+    """
+    node = _node(node, "on_snapshot")
+    entry = [node, listener, node._get_snapshot()]
+    node._tree.snapshot_listeners.append(entry)
+
+    def dispose() -> None:
+        listeners = node._tree.snapshot_listeners
+        if entry in listeners:
+            listeners.remove(entry)
+
+    return dispose
+
+
+def get_parent(node: Any, depth: int = 1) -> Any:
+    """The node ``depth`` levels up; raises ``TreeError`` if there is none."""
+    current = _node(node, "get_parent")
+    for _ in range(depth):
+        parent = current._parent
+        if parent is None:
+            raise TreeError(f"{current._describe()} has no parent {depth} level(s) up")
+        current = parent
+    return current
+
+
+def has_parent(node: Any, depth: int = 1) -> bool:
+    """True when ``node`` has a parent ``depth`` levels up."""
+    current: Node | None = _node(node, "has_parent")
+    for _ in range(depth):
+        current = current._parent if current is not None else None
+    return current is not None
+
+
+def get_parent_of_type(node: Any, kind: Any) -> Any:
+    """The nearest ancestor of the given type (a Model class or type); raises ``TreeError``."""
+    target = _as_type(kind)
+    current = _node(node, "get_parent_of_type")._parent
+    while current is not None:
+        if target.accepts_node(current):
+            return current
+        current = current._parent
+    raise TreeError(f"{node._describe()} has no parent of type {target.name}")
+
+
+def get_root(node: Any) -> Any:
+    """The root node of the tree ``node`` is in."""
+    current = _node(node, "get_root")
+    while current._parent is not None:
+        current = current._parent
+    return current
+
+
+def is_root(node: Any) -> bool:
+    """True when ``node`` has no parent."""
+    return _node(node, "is_root")._parent is None
+
+
+def get_path(node: Any) -> str:
+    """The JSON pointer from the root to ``node`` ("" for the root)."""
+    return _node(node, "get_path")._path()
+
+
+def get_path_parts(node: Any) -> list[str]:
+    """The unescaped path segments from the root to ``node``."""
+    return _node(node, "get_path_parts")._path_parts()
+
+
+def resolve_path(node: Any, path: str) -> Any:
+    """The value at ``path``: absolute ("/a/0") from the root, or relative ("../b").
+
+    Raises ``TreeError`` when nothing is there.
+    """
+    try:
+        return _resolve(_node(node, "resolve_path"), path)
+    except PatchError as error:
+        raise TreeError(str(error)) from None
+
+
+def try_resolve(node: Any, path: str) -> Any:
+    """Like ``resolve_path`` but returns ``None`` when nothing is there."""
+    try:
+        return _resolve(_node(node, "try_resolve"), path)
+    except (PatchError, TreeError):
+        return None
+
+
+def _resolve(node: Node, path: str) -> Any:
+    from mstlite._patching import resolve_parts
+
+    if path.startswith("/"):
+        base: Node = get_root(node)
+        parts = split_json_path(path)
+    else:
+        base = node
+        parts = []
+        for segment in path.split("/"):
+            if segment in ("", "."):
+                continue
+            if segment == "..":
+                if base._parent is None:
+                    raise TreeError(f"{path!r} goes above the root of the tree")
+                base = base._parent
+                continue
+            parts.append(unescape_json_path(segment))
+        if not parts:
+            return base
+    stored = resolve_parts(base, parts, path)
+    if isinstance(stored, Node):
+        return stored
+    container = resolve_parts(base, parts[:-1], path) if parts else base
+    from mstlite._array import ArrayNode
+    from mstlite._map import MapNode
+
+    if isinstance(container, ArrayNode | MapNode):
+        kind = container._type.item
+    else:
+        kind = type(container)._mst_type.props[parts[-1]]
+    return kind.read(stored, container) if kind.needs_read else stored
+
+
+def resolve_identifier(kind: Any, node: Any, identifier: str) -> Any:
+    """The node of type ``kind`` with ``identifier`` in ``node``'s tree, or ``None``."""
+    target = _as_type(kind)
+    tree = _node(node, "resolve_identifier")._tree
+    return tree.find(str(identifier), target.accepts_node)
+
+
+def get_identifier(node: Any) -> str | None:
+    """The identifier of ``node``, or ``None`` if its type has none."""
+    return _node(node, "get_identifier")._identifier()
+
+
+def get_env(node: Any) -> Any:
+    """The ``env`` given to ``create`` for this tree (an empty dict when none was)."""
+    return _node(node, "get_env")._tree.env
+
+
+def get_type(node: Any) -> Type:
+    """The type of ``node`` (a ModelType, ArrayType or MapType)."""
+    return _node(node, "get_type")._type
+
+
+def is_alive(node: Any) -> bool:
+    """False once ``node`` was destroyed or removed from its tree."""
+    return _node(node, "is_alive")._alive
+
+
+def is_state_tree_node(value: Any) -> bool:
+    """True when ``value`` is a live or dead tree node."""
+    return isinstance(value, Node)
+
+
+def destroy(node: Any) -> None:
+    """Remove ``node`` from its parent (or end its tree) and kill it; an action."""
+    target = _node(node, "destroy")
+
+    def run() -> None:
+        tx = target._write_tx()
+        parent = target._parent
+        if parent is None:
+            target._kill(tx)
+        else:
+            parent._remove_child(target, tx)  # type: ignore[attr-defined]
+
+    target._check_alive()
+    run_in_transaction(run)
+
+
+def detach(node: Any) -> Any:
+    """Remove ``node`` from its parent but keep it alive as the root of a new tree."""
+    target = _node(node, "detach")
+    target._check_alive()
+    if target._parent is None:
+        return target
+
+    def run() -> None:
+        tx = target._write_tx()
+        if target._has_hooks:
+            target._call_hook("before_detach")
+        DETACHING.add(id(target))
+        try:
+            target._parent._remove_child(target, tx)  # type: ignore[union-attr]
+        finally:
+            DETACHING.discard(id(target))
+
+    run_in_transaction(run)
+    return target
+
+
+def clone(node: N, keep_environment: bool = True) -> N:
+    """A new tree built from ``node``'s snapshot (same env unless told otherwise)."""
+    source = _node(node, "clone")
+    env = source._tree.env if keep_environment else None
+    return source._type.create_from_normalized(source._get_snapshot(), env)  # type: ignore[no-any-return]
+
+
+def protect(node: Any) -> None:
+    """Allow changes to ``node``'s tree only inside actions (the default)."""
+    _node(node, "protect")._tree.protected = True
+
+
+def unprotect(node: Any) -> None:
+    """Allow changes outside actions (each is then its own transaction); root only."""
+    target = _node(node, "unprotect")
+    if target._parent is not None:
+        raise TreeError(f"unprotect() takes the root of a tree, not {target._describe()}")
+    target._tree.protected = False
+
+
+def is_protected(node: Any) -> bool:
+    """True when changes need an action."""
+    return _node(node, "is_protected")._tree.protected
+
+
+def add_disposer(node: Any, disposer: Callable[[], None]) -> Callable[[], None]:
+    """Call ``disposer`` when ``node`` is destroyed; returns it."""
+    target = _node(node, "add_disposer")
+    meta = target._meta
+    if meta is None:
+        meta = target._meta = {}
+    meta.setdefault("disposers", []).append(disposer)
+    return disposer
+
+
+def walk(node: Any, visit: Callable[[Any], None]) -> None:
+    """Call ``visit`` on every node under ``node``, children before parents."""
+    start = _node(node, "walk")
+
+    def visit_all(current: Node) -> Iterator[Node]:
+        for child in list(current._children()):
+            yield from visit_all(child)
+        yield current
+
+    for each in list(visit_all(start)):
+        visit(each)
+
+
+def typecheck(kind: Any, value: Any) -> None:
+    """Raise ``ValidationError`` unless ``value`` is a valid snapshot (or node) of ``kind``."""
+    target = _as_type(kind)
+    if isinstance(value, Node):
+        if not target.accepts_node(value):
+            from mstlite.errors import ValidationError
+
+            raise ValidationError(f"{value._describe()} is not a {target.name}")
+        return
+    target.normalize(value)
+
+
+def _as_type(kind: Any) -> Type:
+    if isinstance(kind, Type):
+        return kind
+    from mstlite._annotations import to_type
+
+    try:
+        return to_type(kind)
+    except TypeError as error:
+        raise MstError(f"{kind!r} is not an mstlite type: {error}") from None
+
+
+def snapshot_value(stored: Any) -> Any:
+    return snapshot_of(stored)

@@ -1,0 +1,177 @@
+"""Descriptors for model properties, computed views and volatile state; lifecycle hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from mstlite._reactivity import Computed
+from mstlite._runtime import RT, run_in_transaction
+
+if TYPE_CHECKING:
+    from mstlite._model import Model
+    from mstlite._types_base import Type
+
+__all__ = ["ComputedProp", "Prop", "ReadProp", "VolatileProp", "computed", "volatile"]
+
+T = TypeVar("T")
+
+# Nodes created by the running build whose after_create hook is still to run.
+pending_created: list[Model] = []
+
+
+def run_created_hooks() -> None:
+    """Run ``after_create`` of the nodes just built, children first, as actions."""
+    if not pending_created:
+        return
+    nodes = pending_created[:]
+    pending_created.clear()
+    for node in reversed(nodes):
+        hook = getattr(node, "after_create", None)
+        if hook is not None and node._alive:
+            run_in_transaction(hook)
+
+
+class Prop:
+    """A model property: reads are tracked, writes go through the node."""
+
+    __slots__ = ("name", "type")
+
+    def __init__(self, name: str, kind: Type | None) -> None:
+        self.name = name
+        self.type = kind
+
+    def __get__(self, obj: Model | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        if RT.tracking is not None:
+            obj._observe(self.name)
+        return obj._data[self.name]
+
+    def __set__(self, obj: Model, value: Any) -> None:
+        obj._set_prop(self, value)
+
+    def __delete__(self, obj: Model) -> None:
+        raise AttributeError(f"cannot delete property {self.name!r} of a model")
+
+
+class ReadProp(Prop):
+    """A property whose stored snapshot form differs from what users see."""
+
+    __slots__ = ()
+
+    def __get__(self, obj: Model | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        if RT.tracking is not None:
+            obj._observe(self.name)
+        assert self.type is not None
+        return self.type.read(obj._data[self.name], obj)
+
+
+class ComputedProp(Generic[T]):
+    """A cached view: recomputed only after something it read changed."""
+
+    def __init__(self, fn: Callable[[Any], T]) -> None:
+        self.fn = fn
+        self.name: str | None = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> ComputedProp[T]: ...
+    @overload
+    def __get__(self, obj: Model, owner: type | None = None) -> T: ...
+    def __get__(self, obj: Model | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        meta = obj._meta
+        if meta is None:
+            meta = obj._meta = {}
+        cache = meta.get("computed")
+        if cache is None:
+            cache = meta["computed"] = {}
+        value = cache.get(self.name)
+        if value is None:
+            if not obj._alive:  # a dead node's views are computed, not cached
+                return self.fn(obj)
+            fn = self.fn
+            value = cache[self.name] = Computed(
+                lambda: fn(obj), f"{type(obj).__name__}.{self.name}"
+            )
+        return value.get()
+
+    def __set__(self, obj: Model, value: Any) -> None:
+        raise AttributeError(f"computed view {self.name!r} is read-only")
+
+
+def computed(fn: Callable[[Any], T]) -> ComputedProp[T]:
+    """Decorate a model method as a cached view (read as an attribute)."""
+    return ComputedProp(fn)
+
+
+class VolatileProp(Generic[T]):
+    """Per-instance state that is not part of snapshots or patches (e.g. a running task).
+
+    Changing it is tracked by reactions and, on a protected tree, needs an action.
+    """
+
+    def __init__(self, default: T, factory: Callable[[], T] | None = None) -> None:
+        self.default = default
+        self.factory = factory
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def _store(self, obj: Model) -> dict[str, Any]:
+        meta = obj._meta
+        if meta is None:
+            meta = obj._meta = {}
+        store = meta.get("volatile")
+        if store is None:
+            store = meta["volatile"] = {}
+        return store  # type: ignore[no-any-return]
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> VolatileProp[T]: ...
+    @overload
+    def __get__(self, obj: Model, owner: type | None = None) -> T: ...
+    def __get__(self, obj: Model | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        if RT.tracking is not None:
+            obj._observe(("volatile", self.name))
+        store = self._store(obj)
+        if self.name not in store:
+            store[self.name] = self.factory() if self.factory is not None else self.default
+        return store[self.name]
+
+    def __set__(self, obj: Model, value: T) -> None:
+        if RT.tx is None:
+            obj._outside_action(self.__set__, obj, value)
+            return
+        tx = obj._write_tx()
+        store = self._store(obj)
+        missing = object()
+        old = store.get(self.name, missing)
+        if old is value:
+            return
+        store[self.name] = value
+        tx.journal.append((_restore_volatile, obj, store, self.name, old, missing))
+        obj._changed(("volatile", self.name))
+
+
+def _restore_volatile(obj: Model, store: dict[str, Any], name: str, old: Any, missing: Any) -> None:
+    if old is missing:
+        store.pop(name, None)
+    else:
+        store[name] = old
+    obj._changed(("volatile", name))
+
+
+def volatile(default: Any = None, *, factory: Callable[[], Any] | None = None) -> Any:
+    """Declare volatile state on a model: ``task: asyncio.Task | None = volatile(None)``."""
+    return VolatileProp(default, factory)

@@ -1,0 +1,142 @@
+"""Reactions: reaction(), autorun() and when(), run after the outermost action commits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, TypeVar
+
+from mstlite._reactivity import Reaction, _same
+from mstlite._runtime import RT, report_error
+
+__all__ = ["Disposer", "autorun", "reaction", "when"]
+
+T = TypeVar("T")
+Disposer = Callable[[], None]
+
+
+def reaction(
+    expression: Callable[[], T],
+    effect: Callable[[T], Any],
+    *,
+    fire_immediately: bool = False,
+    equals: Callable[[T, T], bool] | None = None,
+    name: str | None = None,
+) -> Disposer:
+    """Run ``effect(value)`` after each commit that changed ``expression()``'s value.
+
+    ``expression`` is tracked; ``effect`` is not. Returns a disposer.
+    """
+    same = equals or _same
+    first = True
+    last: Any = None
+
+    def on_invalidate(current: Reaction) -> None:
+        nonlocal first, last
+        value = current.track(expression)
+        changed = first or not same(last, value)
+        was_first = first
+        first = False
+        last = value
+        if changed and (fire_immediately or not was_first):
+            effect(value)
+
+    current = Reaction(name or getattr(expression, "__name__", "reaction"), on_invalidate)
+    _start(current)
+    return current.dispose
+
+
+def autorun(fn: Callable[[], Any], *, name: str | None = None) -> Disposer:
+    """Run ``fn`` now and again after each commit that changed what it read."""
+    current = Reaction(name or getattr(fn, "__name__", "autorun"), lambda r: r.track(fn))
+    _start(current)
+    return current.dispose
+
+
+def _start(current: Reaction) -> None:
+    if RT.tx is not None or RT.committing:
+        current.schedule()  # runs once the running action commits
+        return
+    try:
+        current.on_invalidate(current)
+    except Exception as error:
+        report_error(error, f"reaction {current.name!r}")
+
+
+class _When:
+    """The awaitable returned by ``when(predicate)`` without an effect."""
+
+    def __init__(self, future: asyncio.Future[None], dispose: Disposer) -> None:
+        self._future = future
+        self.dispose = dispose
+
+    def __await__(self) -> Generator[Any, None, None]:
+        try:
+            return (yield from self._future.__await__())
+        finally:
+            self.dispose()
+
+    def __call__(self) -> None:
+        self.dispose()
+
+
+def when(
+    predicate: Callable[[], bool],
+    effect: Callable[[], Any] | None = None,
+    *,
+    timeout: float | None = None,
+) -> Any:
+    """Run ``effect()`` once, as soon as ``predicate()`` is true.
+
+    Without an effect, returns an awaitable (also a disposer) that completes
+    then; with ``timeout`` (seconds) it raises ``TimeoutError`` after that.
+    With an effect, returns a disposer.
+    """
+    if effect is not None:
+        done = False
+
+        def on_invalidate(current: Reaction) -> None:
+            nonlocal done
+            if done:
+                return
+            if current.track(predicate):
+                done = True
+                current.dispose()
+                effect()
+
+        current = Reaction(getattr(predicate, "__name__", "when"), on_invalidate)
+        _start(current)
+        return current.dispose
+
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+    handle: asyncio.TimerHandle | None = None
+
+    def resolve() -> None:
+        if handle is not None:
+            handle.cancel()
+        if not future.done():
+            future.set_result(None)
+
+    dispose = when(predicate, resolve)
+
+    def cancel() -> None:
+        dispose()
+        if handle is not None:
+            handle.cancel()
+        if not future.done():
+            future.cancel()
+
+    if timeout is not None and not future.done():
+
+        def expire() -> None:
+            dispose()
+            if not future.done():
+                future.set_exception(TimeoutError(f"when() predicate still false after {timeout}s"))
+
+        handle = loop.call_later(timeout, expire)
+    return _When(future, cancel)
+
+
+def _awaitable(value: Awaitable[T]) -> Awaitable[T]:
+    return value

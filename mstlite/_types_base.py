@@ -1,0 +1,208 @@
+"""The type layer's base: what every type knows, and validation through pydantic-core.
+
+A type describes; a node lives. Types are immutable and shared. Each builds a
+pydantic-core schema whose output is the normalized, frozen snapshot
+(defaults filled in), so one validation pass both checks and normalizes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pydantic_core
+from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import CoreSchema, SchemaValidator
+from pydantic_core import core_schema as cs
+
+from mstlite._snapshot import FrozenDict, FrozenList, thaw
+from mstlite.errors import ValidationError
+
+if TYPE_CHECKING:
+    from mstlite._node import Node
+    from mstlite._runtime import Transaction
+    from mstlite._tree import Tree
+
+__all__ = ["MISSING", "Type", "validation_error"]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+# Union member labels start with this so they can be left out of error paths.
+LABEL = "\x00"
+
+
+class Type:
+    """Base of every mstlite type.
+
+    Public API: ``name``, ``create``, ``is_``, ``validate``, ``json_schema``.
+    The rest is the contract between types and nodes.
+    """
+
+    #: Whether values of this type can be nodes (models, arrays, maps, ...).
+    is_complex = False
+    #: Whether the stored (snapshot) form must be converted when read.
+    needs_read = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._validator: SchemaValidator | None = None
+
+    def __repr__(self) -> str:
+        return f"<mstlite type {self.name}>"
+
+    # ------------------------------------------------------------- public API
+    def create(self, snapshot: Any = None, *, env: Mapping[str, Any] | None = None) -> Any:
+        """Validate ``snapshot`` and build a value (a new tree for complex types).
+
+        Raises ``ValidationError`` listing every problem; nothing is built then.
+        """
+        if snapshot is None and self.default_snapshot() is not MISSING:
+            snapshot = self.default_snapshot()
+        normalized = self.normalize(snapshot)
+        return self.create_from_normalized(normalized, env)
+
+    def create_from_normalized(self, normalized: Any, env: Mapping[str, Any] | None) -> Any:
+        return self.read(normalized)
+
+    def is_(self, value: Any) -> bool:
+        """True when ``value`` is a valid snapshot of this type, or a node of it."""
+        from mstlite._node import Node
+
+        if isinstance(value, Node):
+            return self.accepts_node(value)
+        return not self.validate(value)
+
+    def validate(self, snapshot: Any) -> list[dict[str, Any]]:
+        """List the problems of ``snapshot`` (each with ``path`` and ``message``); [] if valid."""
+        try:
+            self.normalize(snapshot)
+        except ValidationError as error:
+            return error.errors
+        return []
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON Schema (draft 2020-12) of this type's snapshots, made by pydantic."""
+        return _JsonSchemaGenerator().generate(self.full_schema())
+
+    # ---------------------------------------------------------- validation
+    def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
+        raise NotImplementedError
+
+    def full_schema(self) -> CoreSchema:
+        defs: dict[str, CoreSchema] = {}
+        schema = self.build_schema(defs)
+        if defs:
+            return cs.definitions_schema(schema, list(defs.values()))
+        return schema
+
+    @property
+    def validator(self) -> SchemaValidator:
+        validator = self._validator
+        if validator is None:
+            validator = self._validator = SchemaValidator(self.full_schema())
+        return validator
+
+    def normalize(self, snapshot: Any, where: str = "") -> Any:
+        """Return the frozen, normalized snapshot, or raise ``ValidationError``."""
+        try:
+            return self.validator.validate_python(snapshot)
+        except pydantic_core.ValidationError as error:
+            raise validation_error(self, error, where) from None
+
+    def default_snapshot(self) -> Any:
+        """The snapshot used when none is given (``MISSING`` when one is required)."""
+        return MISSING
+
+    # ------------------------------------------------------------- the node side
+    def accepts_node(self, node: Node) -> bool:
+        return False
+
+    def instantiate(self, snapshot: Any, parent: Node | None, key: Any, tree: Tree | None) -> Any:
+        """Turn a normalized snapshot into the stored value of a slot (a node, or itself)."""
+        return snapshot
+
+    def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
+        """Turn an assigned value into the stored value of a slot; raises ValidationError."""
+        return self.normalize(value, _where(parent, key))
+
+    def reconcile(self, old: Any, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
+        """Like ``to_stored``, but may update the old node in place and return it."""
+        return self.to_stored(value, parent, key, tx)
+
+    def reconcile_normalized(
+        self, old: Any, snapshot: Any, parent: Node, key: Any, tx: Transaction
+    ) -> Any:
+        """Like ``reconcile`` for an already normalized snapshot."""
+        from mstlite._props import run_created_hooks
+
+        try:
+            return self.instantiate(snapshot, parent, key, parent._tree)
+        finally:
+            run_created_hooks()
+
+    def read(self, stored: Any, owner: Node | None = None) -> Any:
+        """The value users see for a stored value."""
+        return stored
+
+    def contains_safe_references(self) -> bool:
+        return False
+
+
+def _where(parent: Node, key: Any) -> str:
+    from mstlite._json_pointer import escape_json_path
+
+    return parent._path() + "/" + escape_json_path(str(key))
+
+
+def snapshot_of(stored: Any) -> Any:
+    from mstlite._node import Node
+
+    return stored._get_snapshot() if isinstance(stored, Node) else stored
+
+
+def validation_error(
+    kind: Type, error: pydantic_core.ValidationError, where: str = ""
+) -> ValidationError:
+    """Turn pydantic's error into ours: every problem with its JSON-pointer path."""
+    from mstlite._json_pointer import escape_json_path
+
+    problems: list[dict[str, Any]] = []
+    for item in error.errors(include_url=False):
+        parts = [str(p) for p in item["loc"] if not (isinstance(p, str) and p.startswith(LABEL))]
+        labels = [p[1:] for p in item["loc"] if isinstance(p, str) and p.startswith(LABEL)]
+        path = where + "".join("/" + escape_json_path(p) for p in parts)
+        message = item["msg"]
+        if labels:
+            message += f" (as {labels[-1]})"
+        problems.append(
+            {"path": path, "message": message, "type": item["type"], "input": item.get("input")}
+        )
+    lines = [f"invalid snapshot for {kind.name}: {len(problems)} error(s)"]
+    for problem in problems:
+        lines.append(
+            f"  {problem['path'] or '/'}: {problem['message']} (got {_short(problem['input'])})"
+        )
+    lines.append("fix the snapshot; nothing was changed")
+    return ValidationError("\n".join(lines), problems)
+
+
+def _short(value: Any) -> str:
+    try:
+        text = json.dumps(thaw(value))
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _JsonSchemaGenerator(GenerateJsonSchema):
+    def encode_default(self, dft: Any) -> Any:
+        if isinstance(dft, (FrozenDict, FrozenList)):
+            return thaw(dft)
+        return super().encode_default(dft)

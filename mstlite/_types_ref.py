@@ -1,0 +1,108 @@
+"""References: a snapshot holds the target's identifier; reads resolve the live node."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic_core import CoreSchema
+from pydantic_core import core_schema as cs
+
+from mstlite._types_base import Type, _where
+from mstlite.errors import InvalidReferenceError, TreeError
+
+if TYPE_CHECKING:
+    from mstlite._node import Node
+    from mstlite._runtime import Transaction
+    from mstlite._tree import Tree
+
+__all__ = ["ReferenceType", "invalidate_safe_references"]
+
+
+class ReferenceType(Type):
+    """``Ref[T]``: stores the identifier of a ``T`` node of the same tree.
+
+    A plain reference raises ``InvalidReferenceError`` when read while its
+    target is missing; a safe reference is set to ``None`` (or removed from its
+    array or map) when its target leaves the tree.
+    """
+
+    needs_read = True
+
+    def __init__(self, target: Type, *, safe: bool = False) -> None:
+        super().__init__(f"{'safe_reference' if safe else 'reference'}[{target.name}]")
+        self.target = target
+        self.safe = safe
+
+    def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
+        return cs.no_info_before_validator_function(
+            _identifier_of_node, cs.str_schema(strict=True, min_length=1)
+        )
+
+    def contains_safe_references(self) -> bool:
+        return self.safe
+
+    def instantiate(self, snapshot: Any, parent: Node | None, key: Any, tree: Tree | None) -> Any:
+        if self.safe and parent is not None and tree is not None:
+            tree.safe_refs.setdefault(snapshot, set()).add(parent)
+        return snapshot
+
+    def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
+        from mstlite._node import Node
+
+        if isinstance(value, Node):
+            if not self.target.accepts_node(value):
+                raise TreeError(
+                    f"cannot store a reference to {value._type.name} at {_where(parent, key)!r}: "
+                    f"it must point to a {self.target.name}"
+                )
+            identifier = value._identifier()
+            if identifier is None:
+                raise TreeError(
+                    f"cannot reference {value._describe()}: it has no identifier property"
+                )
+        else:
+            identifier = self.normalize(value, _where(parent, key))
+        if self.safe:
+            parent._tree.safe_refs.setdefault(identifier, set()).add(parent)
+        return identifier
+
+    def resolve(self, identifier: str, owner: Node | None) -> Any:
+        if owner is None:
+            return identifier
+        owner._observe(("ref", identifier))
+        node = owner._tree.find(identifier, self.target.accepts_node)
+        if node is None:
+            if self.safe:
+                return None
+            raise InvalidReferenceError(
+                f"the reference to {self.target.name} {identifier!r} held by "
+                f"{owner._describe()} cannot be resolved: no such node is in the tree; add "
+                "the target first, or use safe_reference to drop dangling references"
+            )
+        return node
+
+    def read(self, stored: Any, owner: Node | None = None) -> Any:
+        return self.resolve(stored, owner)
+
+
+def _identifier_of_node(value: Any) -> Any:
+    from mstlite._node import Node
+
+    if isinstance(value, Node):
+        identifier = value._identifier()
+        return identifier if identifier is not None else value
+    return value
+
+
+def invalidate_safe_references(tree: Tree, identifiers: list[str]) -> None:
+    """Clear the safe references to nodes that just left ``tree`` (same transaction)."""
+    for identifier in identifiers:
+        holders = tree.safe_refs.get(identifier)
+        if not holders:
+            continue
+        for holder in list(holders):
+            if not holder._alive or holder._tree is not tree:
+                holders.discard(holder)
+                continue
+            if tree.find(identifier, lambda n: True) is None:
+                holder._drop_safe_reference(identifier)

@@ -1,0 +1,151 @@
+"""Type objects for building types at run time; annotations compile to these.
+
+Every type has ``create(snapshot=None, *, env=None)``, ``is_(value)``,
+``validate(snapshot)``, ``name`` and ``json_schema()``. Arguments that take a
+type also take an annotation (``str``, ``list[Todo]``, a Model class).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from mstlite._annotations import to_type
+from mstlite._array import ArrayType
+from mstlite._map import MapType
+from mstlite._model import Model, ModelMeta, ModelType
+from mstlite._types_base import Type
+from mstlite._types_ref import ReferenceType
+from mstlite._types_scalar import (
+    DateTimeType,
+    EnumerationType,
+    FrozenType,
+    IdentifierType,
+    LiteralType,
+    PrimitiveType,
+)
+from mstlite._types_util import LateType, MaybeType, OptionalType, RefinementType, UnionType
+
+__all__ = [
+    "ArrayType",
+    "MapType",
+    "ModelType",
+    "Type",
+    "array",
+    "boolean",
+    "datetime",
+    "enumeration",
+    "frozen",
+    "identifier",
+    "integer",
+    "late",
+    "literal",
+    "map",
+    "maybe",
+    "model",
+    "number",
+    "optional",
+    "reference",
+    "refinement",
+    "safe_reference",
+    "string",
+    "union",
+]
+
+#: ``str``
+string: Type = to_type(str)
+#: ``int`` (``bool`` is rejected)
+integer: Type = to_type(int)
+#: ``float`` (``int`` is accepted)
+number: Type = to_type(float)
+#: ``bool``
+boolean: Type = to_type(bool)
+#: ``datetime``, snapshotted as an ISO 8601 string
+datetime: Type = DateTimeType()
+#: an identifier string, unique per model type within a tree
+identifier: Type = IdentifierType()
+
+
+def model(name_or_class: str | type[Model], properties: Mapping[str, Any] | None = None) -> ModelType:
+    """The type of a Model class, or a new model type built from ``{name: type}``.
+
+    Give a property a default with ``optional(type, default)``.
+    """
+    if isinstance(name_or_class, type):
+        return name_or_class._mst_type
+    annotations: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"__annotations__": annotations, "__module__": __name__}
+    for prop, kind in (properties or {}).items():
+        annotations[prop] = to_type(kind)
+    cls = ModelMeta(name_or_class, (Model,), namespace)
+    return cls._mst_type  # type: ignore[attr-defined, no-any-return]
+
+
+def array(item: Any) -> ArrayType:
+    """An array of ``item``; defaults to ``[]`` in a model."""
+    return ArrayType(to_type(item))
+
+
+def map(item: Any) -> MapType:  # noqa: A001 - MST's name
+    """A map from strings to ``item``; defaults to ``{}`` in a model."""
+    return MapType(to_type(item))
+
+
+def maybe(inner: Any) -> MaybeType:
+    """``inner`` or ``None``; defaults to ``None`` in a model."""
+    return MaybeType(to_type(inner))
+
+
+def optional(inner: Any, default: Any) -> OptionalType:
+    """``inner`` with a default snapshot (or a function returning one)."""
+    return OptionalType(to_type(inner), default)
+
+
+def union(*members: Any, dispatcher: Callable[[Any], Type] | None = None) -> UnionType:
+    """One of ``members``: the first that accepts a snapshot, or ``dispatcher(snapshot)``."""
+    return UnionType([to_type(m) for m in members], dispatcher)
+
+
+def literal(*values: Any) -> LiteralType:
+    """Exactly one of ``values`` (JSON scalars)."""
+    return LiteralType(values)
+
+
+def enumeration(name: str | type[enum.Enum], options: Sequence[str] | None = None) -> EnumerationType:
+    """An ``enum.Enum`` class, or a named set of strings: ``enumeration("Color", ["red"])``."""
+    if isinstance(name, type) and issubclass(name, enum.Enum):
+        return EnumerationType(name.__name__, name)
+    if options is None:
+        raise TypeError("enumeration(name, options) needs the options")
+    return EnumerationType(str(name), options)
+
+
+def frozen(inner: Any = None) -> FrozenType:
+    """An immutable JSON value, optionally of a given shape."""
+    return FrozenType(None if inner is None else to_type(inner))
+
+
+def reference(target: Any) -> ReferenceType:
+    """A reference to a node of ``target``; the snapshot holds its identifier."""
+    return ReferenceType(LateType(lambda: to_type(target), _name(target)))
+
+
+def safe_reference(target: Any) -> ReferenceType:
+    """A reference that is cleared (or removed from its array or map) when its target leaves."""
+    return ReferenceType(LateType(lambda: to_type(target), _name(target)), safe=True)
+
+
+def refinement(inner: Any, predicate: Callable[[Any], bool], message: str = "value is not valid") -> RefinementType:
+    """``inner`` whose snapshots also satisfy ``predicate``."""
+    return RefinementType(to_type(inner), predicate, message)
+
+
+def late(thunk: Callable[[], Any]) -> LateType:
+    """A type resolved on first use, for recursive or later-defined types."""
+    return LateType(thunk)
+
+
+def _name(target: Any) -> str:
+    return getattr(target, "name", None) or getattr(target, "__name__", None) or "late"
+
