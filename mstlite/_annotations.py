@@ -25,8 +25,8 @@ __all__ = [
     "Frozen",
     "Identifier",
     "Ref",
-    "SafeRef",
     "Refinement",
+    "SafeRef",
     "refine",
     "to_type",
 ]

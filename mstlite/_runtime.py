@@ -47,7 +47,15 @@ class Transaction:
 class Runtime:
     """The process-wide state; one instance, ``RT``."""
 
-    __slots__ = ("committing", "depth", "on_error", "pending_reactions", "tracking", "tx")
+    __slots__ = (
+        "commit_hooks",
+        "committing",
+        "depth",
+        "on_error",
+        "pending_reactions",
+        "tracking",
+        "tx",
+    )
 
     def __init__(self) -> None:
         self.tx: Transaction | None = None
@@ -56,6 +64,8 @@ class Runtime:
         self.pending_reactions: list[Reaction] = []
         self.committing = False
         self.on_error: Callable[[BaseException], None] | None = None
+        # Called with each committed transaction, after its listeners (undo managers).
+        self.commit_hooks: list[Callable[[Transaction], None]] = []
 
 
 RT = Runtime()
@@ -164,6 +174,11 @@ def commit(tx: Transaction) -> None:
             listener(call)
         except Exception as error:
             report_error(error, "an on_action listener")
+    for hook in list(RT.commit_hooks):
+        try:
+            hook(tx)
+        except Exception as error:
+            report_error(error, "a commit hook")
     _run_pending_reactions()
 
 

@@ -23,7 +23,6 @@ from mstlite._types_scalar import (
     FrozenType,
     IdentifierType,
     LiteralType,
-    PrimitiveType,
 )
 from mstlite._types_util import LateType, MaybeType, OptionalType, RefinementType, UnionType
 
@@ -87,7 +86,7 @@ def array(item: Any) -> ArrayType:
     return ArrayType(to_type(item))
 
 
-def map(item: Any) -> MapType:  # noqa: A001 - MST's name
+def map(item: Any) -> MapType:
     """A map from strings to ``item``; defaults to ``{}`` in a model."""
     return MapType(to_type(item))
 

@@ -1,0 +1,203 @@
+"""Undo and redo built on inverse patches: ``UndoManager(tree)``.
+
+One history entry per outermost action; a flow's stretches form one entry
+(as MobX-State-Tree's UndoManager does); ``group()`` merges several actions
+into one entry and ``without_undo()`` keeps changes out of the history.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mstlite._middleware import ActionContext, add_middleware
+from mstlite._node import Node
+from mstlite._patching import apply_patch, on_patch
+from mstlite._reactivity import Atom, report_observed
+from mstlite._runtime import RT, Transaction
+from mstlite._snapshot import freeze
+
+__all__ = ["HistoryEntry", "UndoManager"]
+
+
+@dataclass(slots=True)
+class HistoryEntry:
+    """The patches of one undoable step and their inverses."""
+
+    patches: list[dict[str, Any]] = field(default_factory=list)
+    inverse_patches: list[dict[str, Any]] = field(default_factory=list)
+
+
+class UndoManager:
+    """Records undoable steps of ``tree`` and undoes or redoes them.
+
+    ``can_undo``/``can_redo`` are observable by reactions. ``max_history``
+    bounds the number of entries kept (oldest dropped first).
+    """
+
+    def __init__(self, tree: Node, *, max_history: int = 100) -> None:
+        self.tree = tree
+        self.max_history = max_history
+        self._history: list[HistoryEntry] = []
+        self._position = 0
+        self._pending = HistoryEntry()
+        self._skip = 0
+        self._group: HistoryEntry | None = None
+        self._group_depth = 0
+        self._flows: dict[int, HistoryEntry] = {}
+        self._tx_flow: dict[int, int] = {}
+        self._atom = Atom()
+        self._disposers = [
+            on_patch(tree, self._record),
+            add_middleware(tree, self._middleware),
+        ]
+        RT.commit_hooks.append(self._on_commit)
+
+    # ------------------------------------------------------------ recording
+    def _record(self, patch: dict[str, Any], inverse: dict[str, Any]) -> None:
+        if self._skip:
+            return
+        self._pending.patches.append(patch)
+        self._pending.inverse_patches.append(inverse)
+
+    def _middleware(self, call: ActionContext, next_: Callable[[ActionContext], Any]) -> Any:
+        if call.type in ("flow_resume", "flow_resume_error") and RT.tx is not None:
+            self._tx_flow[id(RT.tx)] = call.root_id
+        elif call.type in ("flow_return", "flow_throw"):
+            result = next_(call)
+            self._close_flow(call.root_id)
+            return result
+        return next_(call)
+
+    def _on_commit(self, tx: Transaction) -> None:
+        flow = self._tx_flow.pop(id(tx), None)
+        entry = self._pending
+        if not entry.patches:
+            return
+        self._pending = HistoryEntry()
+        if self._group is not None:
+            target = self._group
+        elif flow is not None:
+            target = self._flows.setdefault(flow, HistoryEntry())
+        else:
+            self._push(entry)
+            return
+        target.patches.extend(entry.patches)
+        target.inverse_patches.extend(entry.inverse_patches)
+
+    def _close_flow(self, flow: int) -> None:
+        entry = self._flows.pop(flow, None)
+        if entry is not None and entry.patches:
+            if self._group is not None:
+                self._group.patches.extend(entry.patches)
+                self._group.inverse_patches.extend(entry.inverse_patches)
+            else:
+                self._push(entry)
+
+    def _push(self, entry: HistoryEntry) -> None:
+        del self._history[self._position :]
+        self._history.append(entry)
+        if len(self._history) > self.max_history:
+            del self._history[: len(self._history) - self.max_history]
+        self._position = len(self._history)
+        self._atom.report_changed()
+
+    # ------------------------------------------------------------- public
+    @property
+    def history(self) -> list[HistoryEntry]:
+        """The recorded entries, oldest first (entries past ``undo_index`` can be redone)."""
+        report_observed(self._atom)
+        return list(self._history)
+
+    @property
+    def undo_index(self) -> int:
+        """How many entries are currently applied."""
+        report_observed(self._atom)
+        return self._position
+
+    @property
+    def can_undo(self) -> bool:
+        """True when there is an entry to undo."""
+        report_observed(self._atom)
+        return self._position > 0
+
+    @property
+    def can_redo(self) -> bool:
+        """True when there is an undone entry to redo."""
+        report_observed(self._atom)
+        return self._position < len(self._history)
+
+    def undo(self) -> None:
+        """Undo the last entry; raises ``IndexError`` when there is none."""
+        if self._position == 0:
+            raise IndexError("nothing to undo")
+        entry = self._history[self._position - 1]
+        with self._skipping():
+            apply_patch(self.tree, [freeze(p) for p in reversed(entry.inverse_patches)])
+        self._position -= 1
+        self._atom.report_changed()
+        _flush_reactions()
+
+    def redo(self) -> None:
+        """Redo the next undone entry; raises ``IndexError`` when there is none."""
+        if self._position >= len(self._history):
+            raise IndexError("nothing to redo")
+        entry = self._history[self._position]
+        with self._skipping():
+            apply_patch(self.tree, [freeze(p) for p in entry.patches])
+        self._position += 1
+        self._atom.report_changed()
+        _flush_reactions()
+
+    def clear(self) -> None:
+        """Forget the whole history."""
+        self._history.clear()
+        self._position = 0
+        self._atom.report_changed()
+        _flush_reactions()
+
+    @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        """Merge every change made inside the ``with`` block into one entry."""
+        outer = self._group is None
+        if outer:
+            self._group = HistoryEntry()
+        try:
+            yield
+        finally:
+            if outer:
+                entry, self._group = self._group, None
+                if entry is not None and entry.patches:
+                    self._push(entry)
+                    _flush_reactions()
+
+    @contextlib.contextmanager
+    def _skipping(self) -> Iterator[None]:
+        self._skip += 1
+        try:
+            yield
+        finally:
+            self._skip -= 1
+
+    def without_undo(self, fn: Callable[[], Any] | None = None) -> Any:
+        """Run ``fn()`` (or a ``with`` block) without recording its changes."""
+        if fn is None:
+            return self._skipping()
+        with self._skipping():
+            return fn()
+
+    def dispose(self) -> None:
+        """Stop recording."""
+        for dispose in self._disposers:
+            dispose()
+        self._disposers = []
+        if self._on_commit in RT.commit_hooks:
+            RT.commit_hooks.remove(self._on_commit)
+
+
+def _flush_reactions() -> None:
+    from mstlite._runtime import _run_pending_reactions
+
+    _run_pending_reactions()
