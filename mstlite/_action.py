@@ -17,7 +17,9 @@ R = TypeVar("R")
 
 # Set by the middleware module once imported: runs an action through middleware,
 # action listeners and flows. Kept as a hook so plain actions stay cheap.
-action_runner: Callable[[Node, str, Callable[..., Any], tuple[Any, ...], dict[str, Any]], Any] | None = None
+action_runner: (
+    Callable[[Node, str, Callable[..., Any], tuple[Any, ...], dict[str, Any]], Any] | None
+) = None
 
 
 def run_action(
@@ -53,5 +55,8 @@ def action(fn: Callable[P, R]) -> Callable[P, R]:
     wrapper.__mst_action__ = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
+
 # Set by the middleware module: runs a flow through middleware and action listeners.
-flow_runner: Callable[[Node, str, Callable[..., Any], tuple[Any, ...], dict[str, Any]], Any] | None = None
+flow_runner: (
+    Callable[[Node, str, Callable[..., Any], tuple[Any, ...], dict[str, Any]], Any] | None
+) = None

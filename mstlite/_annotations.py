@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import types as pytypes
 import typing
 from collections.abc import Callable
@@ -143,7 +144,7 @@ def _annotated(base: Any, metadata: tuple[Any, ...], resolve: Callable[[str], An
         if marker is _IDENTIFIER:
             kind = _IDENTIFIER_TYPE
         elif marker is _REFERENCE or marker is _SAFE_REFERENCE:
-            target = LateType(lambda base=base: to_type(base, resolve), _name_of(base))
+            target = LateType(functools.partial(to_type, base, resolve), _name_of(base))
             kind = ReferenceType(target, safe=marker is _SAFE_REFERENCE)
         elif marker is _FROZEN:
             kind = FrozenType(None if base is Any else to_type(base, resolve))

@@ -290,7 +290,7 @@ class ArrayNode(Node, MutableSequence[Any]):
         return self
 
     def _position(self, index: Any) -> int:
-        position = index.__index__()
+        position: int = index.__index__()
         length = len(self._items)
         if position < 0:
             position += length
@@ -298,9 +298,7 @@ class ArrayNode(Node, MutableSequence[Any]):
             raise IndexError(f"index {index} out of range for {self._describe()} of {length}")
         return position
 
-    def _splice(
-        self, index: int, remove: int, values: list[Any], normalized: bool = False
-    ) -> None:
+    def _splice(self, index: int, remove: int, values: list[Any], normalized: bool = False) -> None:
         if RT.tx is None:
             self._outside_action(self._splice, index, remove, values, normalized)
             return
@@ -384,7 +382,7 @@ class ArrayNode(Node, MutableSequence[Any]):
             old = self._items[position] if position < len(self._items) else None
             match = _match(old, value, pool, attributes)
             if match is not None:
-                match._apply_normalized(value, tx)  # type: ignore[attr-defined]
+                match._apply_normalized(value, tx)
                 new_items.append(match)
             else:
                 new_items.append(value)
@@ -399,7 +397,9 @@ class ArrayNode(Node, MutableSequence[Any]):
                 self._splice(position, 1, [])
 
 
-def _match(old: Any, snapshot: Any, pool: dict[Any, list[Node]], attributes: set[str]) -> Node | None:
+def _match(
+    old: Any, snapshot: Any, pool: dict[Any, list[Node]], attributes: set[str]
+) -> Node | None:
     """The live node a snapshot item reconciles with (MST's areSame), if any."""
     if isinstance(old, Node) and old._snap is snapshot and old._snap is not None:
         nodes = pool.get(old._identifier())

@@ -35,17 +35,13 @@ def _step(coro: Coroutine[Any, Any, Any], send: Any, throw: BaseException | None
         return (_DONE, stop.value)
 
 
-# Set by the middleware module: (event, node, name, value) -> None, for flow_* events.
-FlowHook = Callable[[str, Any, str, Any], None]
-
-
-async def drive(coro: Coroutine[Any, Any, Any], on_event: FlowHook | None = None) -> Any:
+async def drive(coro: Coroutine[Any, Any, Any]) -> Any:
     """Run ``coro`` to completion, each stretch in a transaction."""
     send: Any = None
     throw: BaseException | None = None
     try:
         while True:
-            yielded = run_stretch(lambda: _step(coro, send, throw), throw)
+            yielded = run_stretch(functools.partial(_step, coro, send, throw), throw)
             if type(yielded) is tuple and len(yielded) == 2 and yielded[0] is _DONE:
                 return yielded[1]
             try:
@@ -59,7 +55,10 @@ async def drive(coro: Coroutine[Any, Any, Any], on_event: FlowHook | None = None
 
 
 async def run_flow(
-    node: Any, name: str, fn: Callable[..., Coroutine[Any, Any, Any]], args: tuple[Any, ...],
+    node: Any,
+    name: str,
+    fn: Callable[..., Coroutine[Any, Any, Any]],
+    args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
     if not node._alive:
@@ -67,7 +66,9 @@ async def run_flow(
     return await drive(fn(node, *args, **kwargs))
 
 
-def make_flow(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Coroutine[Any, Any, Any]]:
+def make_flow(
+    fn: Callable[..., Coroutine[Any, Any, Any]],
+) -> Callable[..., Coroutine[Any, Any, Any]]:
     """Wrap an ``async def`` model method as a flow."""
     name = fn.__name__
 

@@ -221,7 +221,9 @@ class MapNode(Node, MutableMapping[str, Any]):
             new = item.reconcile(old, value, self, key, tx)
         else:
             new = item.to_stored(value, self, key, tx)
-        if exists and (new is old or (type(new) is type(old) and not isinstance(new, Node) and new == old)):
+        if exists and (
+            new is old or (type(new) is type(old) and not isinstance(new, Node) and new == old)
+        ):
             return
         _check_key(self, key, new)
         if self._tree.patch_listener_count:

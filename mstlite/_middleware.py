@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -83,7 +84,9 @@ def _handlers(node: Node) -> list[Handler]:
     return handlers
 
 
-def _chain(call: ActionContext, handlers: list[Handler], final: Callable[[ActionContext], Any]) -> Any:
+def _chain(
+    call: ActionContext, handlers: list[Handler], final: Callable[[ActionContext], Any]
+) -> Any:
     def run(index: int, current: ActionContext) -> Any:
         if index == len(handlers):
             return final(current)
@@ -98,7 +101,9 @@ def _root(node: Node) -> Node:
     return node
 
 
-def _new_call(node: Node, name: str, kind: str, args: list[Any], kwargs: dict[str, Any]) -> ActionContext:
+def _new_call(
+    node: Node, name: str, kind: str, args: list[Any], kwargs: dict[str, Any]
+) -> ActionContext:
     parent = _stack[-1] if _stack else None
     call_id = next(_ids)
     return ActionContext(
@@ -137,9 +142,7 @@ def _run_action(
         try:
             if outermost:
                 _report_action(node, call)
-            return _chain(
-                call, _handlers(node), lambda c: fn(c.context, *c.args, **c.kwargs)
-            )
+            return _chain(call, _handlers(node), lambda c: fn(c.context, *c.args, **c.kwargs))
         finally:
             _stack.pop()
 
@@ -162,7 +165,9 @@ async def _run_flow(
         return None
 
     def event(kind: str, value: Any, final: Callable[[ActionContext], Any]) -> Any:
-        call = ActionContext(name, kind, [value], node, _root(node), spawn.id, spawn.parent_id, spawn.root_id)
+        call = ActionContext(
+            name, kind, [value], node, _root(node), spawn.id, spawn.parent_id, spawn.root_id
+        )
         _stack.append(call)
         try:
             return _chain(call, handlers, final)
@@ -177,21 +182,20 @@ async def _run_flow(
     if not started:
         return aborted
     coro = started[0]
+
+    def resume(kind: str, value: Any, error: BaseException | None) -> Any:
+        def step(call: ActionContext) -> Any:
+            return _step(coro, None if error is not None else call.args[0], error)
+
+        return event(kind, error if error is not None else value, step)
+
     send: Any = None
     throw: BaseException | None = None
     try:
         while True:
             kind = "flow_resume_error" if throw is not None else "flow_resume"
-            passthrough = throw
             try:
-                yielded = run_stretch(
-                    lambda kind=kind, passthrough=passthrough: event(
-                        kind,
-                        passthrough if passthrough is not None else send,
-                        lambda c: _step(coro, None if passthrough else c.args[0], passthrough),
-                    ),
-                    passthrough,
-                )
+                yielded = run_stretch(functools.partial(resume, kind, send, throw), throw)
             except BaseException as error:
                 event("flow_throw", error, lambda c: None)
                 raise
@@ -237,7 +241,7 @@ def _report_action(node: Node, call: ActionContext) -> None:
         meta = current._meta
         if meta is not None and meta.get("action"):
             path = _relative_path(current, node)
-            serial = {
+            serial: dict[str, Any] = {
                 "name": call.name,
                 "path": path,
                 "args": [_serialize(current, a) for a in call.args],

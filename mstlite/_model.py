@@ -68,7 +68,7 @@ class ModelType(Type):
             namespace = ChainMap(
                 dict(klass.__dict__.get("_mst_namespace", {})),
                 vars(sys.modules.get(klass.__module__, sys)),
-                model_registry,  # type: ignore[arg-type]
+                model_registry,
             )
             for name, (annotation, default) in own.items():
                 if isinstance(annotation, str):
@@ -77,7 +77,7 @@ class ModelType(Type):
                     except NameError:
                         annotation = typing.ForwardRef(annotation)
                 try:
-                    kind = to_type(annotation, lambda n, ns=namespace: ns.get(n))
+                    kind = to_type(annotation, namespace.get)
                 except TypeError as error:
                     raise TypeError(f"{cls.__name__}.{name}: {error}") from None
                 if isinstance(kind, OptionalType) and default is MISSING:
@@ -242,7 +242,7 @@ class ModelMeta(type):
     ) -> ModelMeta:
         namespace.setdefault("__slots__", ())
         own: dict[str, tuple[Any, Any]] = {}
-        volatiles: dict[str, VolatileProp] = {}
+        volatiles: dict[str, VolatileProp[Any]] = {}
         for prop, annotation in namespace.get("__annotations__", {}).items():
             if prop.startswith("_") or _is_classvar(annotation):
                 continue
@@ -268,10 +268,10 @@ class ModelMeta(type):
         )
         cls = super().__new__(mcls, name, bases, namespace, **kwargs)
         if any(isinstance(base, ModelMeta) for base in bases):
-            cls._mst_type = ModelType(cls, namespace)  # type: ignore[attr-defined]
-            cls._type = cls._mst_type  # type: ignore[attr-defined]
-            cls._has_hooks = any(getattr(cls, hook, None) is not None for hook in _HOOKS)
-            model_registry[name] = cls  # type: ignore[assignment]
+            model_cls: Any = cls
+            model_cls._mst_type = model_cls._type = ModelType(model_cls, namespace)
+            model_cls._has_hooks = any(getattr(cls, hook, None) is not None for hook in _HOOKS)
+            model_registry[name] = model_cls
         return cls
 
 
@@ -304,9 +304,7 @@ class Model(Node, metaclass=ModelMeta):
         run_created_hooks()
 
     @classmethod
-    def create(
-        cls: type[M], snapshot: Mapping[str, Any] | None = None, *, env: Any = None
-    ) -> M:
+    def create(cls: type[M], snapshot: Mapping[str, Any] | None = None, *, env: Any = None) -> M:
         """Validate ``snapshot`` and build a new tree whose root is an instance of ``cls``.
 
         ``env`` is shared by the whole tree (``get_env``). Raises ``ValidationError``
@@ -334,7 +332,7 @@ class Model(Node, metaclass=ModelMeta):
     # ---------------------------------------------------------------- node side
     def _identifier(self) -> str | None:
         attribute = type(self)._mst_type.identifier_attribute
-        return None if attribute is None else self._data[attribute]  # type: ignore[no-any-return]
+        return None if attribute is None else self._data[attribute]
 
     def _children(self) -> Iterator[Node]:
         for value in self._data.values():
@@ -356,6 +354,7 @@ class Model(Node, metaclass=ModelMeta):
         tx = self._write_tx()
         name = prop.name
         kind = prop.type
+        assert kind is not None
         data = self._data
         old = data[name]
         if kind.is_complex and old is not None:

@@ -170,9 +170,7 @@ class Node:
     def _child_dirty(self, child: Node) -> None:
         """A child's snapshot changed (collections track which, to rebuild cheaply)."""
 
-    def _emit(
-        self, tx: Transaction, op: str, key: Any, value: Any, old_value: Any
-    ) -> None:
+    def _emit(self, tx: Transaction, op: str, key: Any, value: Any, old_value: Any) -> None:
         """Queue a patch about ``key`` of this node for the listeners above it."""
         tree = self._tree
         if tree.patch_listener_count == 0:
@@ -306,6 +304,18 @@ class Node:
             if tree.snapshot_listeners:
                 tree.snapshot_listeners = [e for e in tree.snapshot_listeners if e[0] is not node]
 
+    def _apply_normalized(self, snapshot: Any, tx: Transaction) -> None:
+        """Reconcile this node with a normalized snapshot of its own type."""
+        raise NotImplementedError
+
+    def _remove_child(self, child: Node, tx: Transaction) -> None:
+        """Take ``child`` out of its slot (it is then detached or destroyed)."""
+        raise NotImplementedError
+
+    def _drop_safe_reference(self, identifier: str) -> None:
+        """Clear the safe references to ``identifier`` held by this node."""
+        raise NotImplementedError
+
     def _call_hook(self, name: str) -> None:
         hook = getattr(self, name, None)
         if hook is not None:
@@ -317,7 +327,9 @@ def _same_type(node: Node) -> Callable[[Node], bool]:
     return lambda other: other._type is kind
 
 
-def _register(tree: Tree, identifier: str, node: Node, journal: list[tuple[Any, ...]] | None) -> None:
+def _register(
+    tree: Tree, identifier: str, node: Node, journal: list[tuple[Any, ...]] | None
+) -> None:
     tree.ids.setdefault(identifier, []).append(node)
     if journal is not None:
         journal.append((_unregister, tree, identifier, node, None))

@@ -63,7 +63,6 @@ def get_snapshot(node: Any) -> Any:
     return node._get_snapshot()
 
 
-
 def apply_snapshot(node: Any, snapshot: Any) -> None:
     """Make ``node`` equal to ``snapshot``, reusing nodes with the same identifier.
 
@@ -75,7 +74,7 @@ def apply_snapshot(node: Any, snapshot: Any) -> None:
     def apply() -> None:
         node._check_alive()
         tx = node._write_tx()
-        node._apply_normalized(normalized, tx)  # type: ignore[attr-defined]
+        node._apply_normalized(normalized, tx)
 
     run_in_transaction(apply)
 
@@ -199,7 +198,7 @@ def _resolve(node: Node, path: str) -> Any:
     if isinstance(container, ArrayNode | MapNode):
         kind = container._type.item
     else:
-        kind = type(container)._mst_type.props[parts[-1]]
+        kind = container._type.props[parts[-1]]  # type: ignore[union-attr]
     return kind.read(stored, container) if kind.needs_read else stored
 
 
@@ -245,7 +244,7 @@ def destroy(node: Any) -> None:
         if parent is None:
             target._kill(tx)
         else:
-            parent._remove_child(target, tx)  # type: ignore[attr-defined]
+            parent._remove_child(target, tx)
 
     target._check_alive()
     run_in_transaction(run)

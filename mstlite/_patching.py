@@ -132,9 +132,8 @@ def _change(root: Node, op: str, parts: list[str], value: Any, path: str) -> Non
         else:
             del container[position]
     elif isinstance(container, MapNode):
-        if op == "remove" or op == "replace":
-            if key not in container._items:
-                raise PatchError(f"no key {key!r} at {path!r}")
+        if op in ("remove", "replace") and key not in container._items:
+            raise PatchError(f"no key {key!r} at {path!r}")
         if op == "remove":
             del container[key]
         else:

@@ -133,7 +133,7 @@ class VolatileProp(Generic[T]):
         store = meta.get("volatile")
         if store is None:
             store = meta["volatile"] = {}
-        return store  # type: ignore[no-any-return]
+        return store
 
     @overload
     def __get__(self, obj: None, owner: type | None = None) -> VolatileProp[T]: ...

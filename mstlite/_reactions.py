@@ -41,14 +41,14 @@ def reaction(
         if changed and (fire_immediately or not was_first):
             effect(value)
 
-    current = Reaction(name or getattr(expression, "__name__", "reaction"), on_invalidate)
+    current = Reaction(name or str(getattr(expression, "__name__", "reaction")), on_invalidate)
     _start(current)
     return current.dispose
 
 
 def autorun(fn: Callable[[], Any], *, name: str | None = None) -> Disposer:
     """Run ``fn`` now and again after each commit that changed what it read."""
-    current = Reaction(name or getattr(fn, "__name__", "autorun"), lambda r: r.track(fn))
+    current = Reaction(name or str(getattr(fn, "__name__", "autorun")), lambda r: r.track(fn))
     _start(current)
     return current.dispose
 

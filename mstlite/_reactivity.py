@@ -143,8 +143,8 @@ class Computed(Derivation):
                 self.error = error
             finally:
                 self.computing = False
-            changed = self.error is not None or old_error is not None or not _same(
-                old_value, self.value
+            changed = (
+                self.error is not None or old_error is not None or not _same(old_value, self.value)
             )
             if changed:
                 for derivation in self.observers:

@@ -203,7 +203,9 @@ def _deliver_patch(
 _MISSING: Any = object()
 
 
-def make_patch_pair(op: str, path: str, value: Any, old_value: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def make_patch_pair(
+    op: str, path: str, value: Any, old_value: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Build a patch and its inverse as plain RFC 6902 dicts."""
     if op == "replace":
         return {"op": "replace", "path": path, "value": value}, {

@@ -25,7 +25,7 @@ class FrozenDict(dict[str, Any]):
 
     __slots__ = ()
     __setitem__ = __delitem__ = _refuse
-    clear = pop = popitem = setdefault = update = __ior__ = _refuse  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = __ior__ = _refuse
 
     def __copy__(self) -> FrozenDict:
         return self
@@ -39,15 +39,15 @@ class FrozenDict(dict[str, Any]):
     def __repr__(self) -> str:
         return dict.__repr__(self)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
 
 class FrozenList(list[Any]):
     """A snapshot of an array: equal to a plain list, but read-only."""
 
     __slots__ = ()
-    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
-    append = extend = insert = pop = remove = clear = sort = reverse = _refuse  # type: ignore[assignment]
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
 
     def __copy__(self) -> FrozenList:
         return self
@@ -61,12 +61,12 @@ class FrozenList(list[Any]):
     def __repr__(self) -> str:
         return list.__repr__(self)
 
-    def __getitem__(self, index: SupportsIndex | slice) -> Any:  # type: ignore[override]
+    def __getitem__(self, index: SupportsIndex | slice) -> Any:
         if isinstance(index, slice):
             return FrozenList(list.__getitem__(self, index))
         return list.__getitem__(self, index)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
 
 EMPTY_DICT = FrozenDict()

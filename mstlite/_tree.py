@@ -67,4 +67,4 @@ class Tree:
 
 
 def env_of(tree: Tree) -> Mapping[str, Any]:
-    return tree.env  # type: ignore[no-any-return]
+    return tree.env

@@ -148,7 +148,7 @@ class LateType(_Wrapper):
         self._thunk = thunk
         self._inner: Type | None = None
 
-    @property  # type: ignore[override]
+    @property
     def inner(self) -> Type:
         if self._inner is None:
             inner = self._thunk()
@@ -164,12 +164,12 @@ class LateType(_Wrapper):
     def inner(self, value: Type) -> None:  # _Wrapper.__init__ is not used
         self._inner = value
 
-    @property  # type: ignore[override]
-    def is_complex(self) -> bool:
+    @property
+    def is_complex(self) -> bool:  # type: ignore[override]
         return self.inner.is_complex
 
-    @property  # type: ignore[override]
-    def needs_read(self) -> bool:
+    @property
+    def needs_read(self) -> bool:  # type: ignore[override]
         return self.inner.needs_read
 
     def default_snapshot(self) -> Any:
@@ -189,12 +189,12 @@ class UnionType(Type):
         self.members = tuple(members)
         self.dispatcher = dispatcher
 
-    @property  # type: ignore[override]
-    def is_complex(self) -> bool:
+    @property
+    def is_complex(self) -> bool:  # type: ignore[override]
         return any(m.is_complex for m in self.members)
 
-    @property  # type: ignore[override]
-    def needs_read(self) -> bool:
+    @property
+    def needs_read(self) -> bool:  # type: ignore[override]
         return any(m.needs_read for m in self.members)
 
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:

@@ -33,7 +33,9 @@ def observe(
     value after a commit. An exception in the expression ends the stream with it."""
     same = equals or _same
 
-    def subscribe(observer: abc.ObserverBase[T], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+    def subscribe(
+        observer: abc.ObserverBase[T], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
         first = True
         last: Any = None
 
@@ -60,8 +62,13 @@ def observe(
     return reactivex.create(subscribe)
 
 
-def _listen(register: Callable[[Callable[..., None]], Callable[[], None]], initial: Callable[[], Any] | None = None) -> Observable[Any]:
-    def subscribe(observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None) -> abc.DisposableBase:
+def _listen(
+    register: Callable[[Callable[..., None]], Callable[[], None]],
+    initial: Callable[[], Any] | None = None,
+) -> Observable[Any]:
+    def subscribe(
+        observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
         if initial is not None:
             observer.on_next(initial())
         return Disposable(register(observer.on_next))

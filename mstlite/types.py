@@ -66,7 +66,9 @@ datetime: Type = DateTimeType()
 identifier: Type = IdentifierType()
 
 
-def model(name_or_class: str | type[Model], properties: Mapping[str, Any] | None = None) -> ModelType:
+def model(
+    name_or_class: str | type[Model], properties: Mapping[str, Any] | None = None
+) -> ModelType:
     """The type of a Model class, or a new model type built from ``{name: type}``.
 
     Give a property a default with ``optional(type, default)``.
@@ -111,7 +113,9 @@ def literal(*values: Any) -> LiteralType:
     return LiteralType(values)
 
 
-def enumeration(name: str | type[enum.Enum], options: Sequence[str] | None = None) -> EnumerationType:
+def enumeration(
+    name: str | type[enum.Enum], options: Sequence[str] | None = None
+) -> EnumerationType:
     """An ``enum.Enum`` class, or a named set of strings: ``enumeration("Color", ["red"])``."""
     if isinstance(name, type) and issubclass(name, enum.Enum):
         return EnumerationType(name.__name__, name)
@@ -135,7 +139,9 @@ def safe_reference(target: Any) -> ReferenceType:
     return ReferenceType(LateType(lambda: to_type(target), _name(target)), safe=True)
 
 
-def refinement(inner: Any, predicate: Callable[[Any], bool], message: str = "value is not valid") -> RefinementType:
+def refinement(
+    inner: Any, predicate: Callable[[Any], bool], message: str = "value is not valid"
+) -> RefinementType:
     """``inner`` whose snapshots also satisfy ``predicate``."""
     return RefinementType(to_type(inner), predicate, message)
 
@@ -147,4 +153,3 @@ def late(thunk: Callable[[], Any]) -> LateType:
 
 def _name(target: Any) -> str:
     return getattr(target, "name", None) or getattr(target, "__name__", None) or "late"
-
