@@ -13,9 +13,17 @@ from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
 from mstlite._node import Node, _register
-from mstlite._props import ComputedProp, Prop, ReadProp, VolatileProp, run_created_hooks
+from mstlite._props import (
+    ComputedProp,
+    Prop,
+    ReadProp,
+    VolatileProp,
+    pending_created,
+    run_created_hooks,
+)
 from mstlite._runtime import RT, Transaction
 from mstlite._snapshot import FrozenDict, freeze
+from mstlite._tree import Tree
 from mstlite._types_base import MISSING, Type, _where, snapshot_of
 from mstlite._types_scalar import IdentifierType
 from mstlite._types_util import MaybeType, OptionalType
@@ -143,8 +151,16 @@ class ModelType(Type):
         return node
 
     def setup(self, node: Model, snapshot: Any, parent: Node | None, key: Any, tree: Any) -> None:
-        node._init_node(parent, key, tree, snapshot)
-        tree = node._tree
+        # The hot path of building trees: Node._init_node inlined.
+        node._parent = parent
+        node._key = key
+        node._snap = snapshot
+        node._atoms = None
+        node._meta = None
+        node._alive = True
+        if tree is None:
+            tree = Tree(node, None)
+        node._tree = tree
         data = dict(snapshot)
         node._data = data
         for name, kind in self.built_props:
@@ -154,15 +170,14 @@ class ModelType(Type):
         attribute = self.identifier_attribute
         if attribute is not None:
             identifier = data[attribute]
-            if tree.find(identifier, lambda other: other._type is self) is not None:
+            same = tree.ids.get(identifier)
+            if same is not None and any(other._type is self for other in same):
                 raise TreeError(
                     f"identifier {identifier!r} of {self.name} is used twice in the tree "
                     f"(again at {node._path() or '/'!r}); identifiers are unique per type"
                 )
             _register(tree, identifier, node, RT.tx.journal if RT.tx is not None else None)
         if node._has_hooks:
-            from mstlite._props import pending_created
-
             pending_created.append(node)
 
     def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:

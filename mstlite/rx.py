@@ -89,7 +89,7 @@ def patches(node: Node, *, with_inverse: bool = False) -> Observable[Any]:
 
 
 def snapshots(node: Node) -> Observable[Any]:
-    """The snapshot of ``node``: the current one on subscribe, then one per commit that changed it."""
+    """The snapshot of ``node``: the current one, then one per commit that changed it."""
     return _listen(lambda emit: on_snapshot(node, emit), lambda: get_snapshot(node))
 
 
