@@ -201,6 +201,12 @@ class Reaction(Derivation):
     def dispose(self) -> None:
         self.disposed = True
         self.clear_observing()
+        # Drop the effect so a kept disposer does not keep its closure alive.
+        self.on_invalidate = _disposed
+
+
+def _disposed(reaction: Reaction) -> None:
+    return None
 
 
 def untracked(fn: Callable[[], Any]) -> Any:

@@ -1,0 +1,117 @@
+"""UndoManager: entries per outermost action, flows grouped, group(), without_undo()."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mstlite import Model, action, autorun, get_snapshot
+from mstlite.undo import UndoManager
+
+
+class Doc(Model):
+    text: str = ""
+    words: list[str] = []
+
+    @action
+    def write(self, text: str) -> None:
+        self.text = text
+        self.words.append(text)
+
+    @action
+    def drop(self) -> None:
+        if self.words:
+            self.words.pop()
+
+    @action
+    async def slow_write(self, first: str, second: str) -> None:
+        self.write(first)
+        await asyncio.sleep(0)
+        self.write(second)
+
+
+def test_undo_redo_one_entry_per_action() -> None:
+    doc = Doc.create()
+    manager = UndoManager(doc)
+    doc.write("a")
+    doc.write("b")
+    assert len(manager.history) == 2 and manager.can_undo and not manager.can_redo
+    manager.undo()
+    assert get_snapshot(doc) == {"text": "a", "words": ["a"]}
+    manager.redo()
+    assert get_snapshot(doc) == {"text": "b", "words": ["a", "b"]}
+    manager.undo()
+    manager.undo()
+    assert get_snapshot(doc) == {"text": "", "words": []}
+    with pytest.raises(IndexError):
+        manager.undo()
+    doc.write("c")  # a new action drops the redo branch
+    assert not manager.can_redo and len(manager.history) == 1
+    manager.dispose()
+
+
+def test_flow_is_one_entry() -> None:
+    doc = Doc.create()
+    manager = UndoManager(doc)
+    asyncio.run(doc.slow_write("x", "y"))
+    assert len(manager.history) == 1
+    manager.undo()
+    assert get_snapshot(doc) == {"text": "", "words": []}
+    manager.dispose()
+
+
+def test_group_and_without_undo() -> None:
+    doc = Doc.create()
+    manager = UndoManager(doc)
+    with manager.group():
+        doc.write("a")
+        doc.write("b")
+    with manager.without_undo():
+        doc.write("hidden")
+    assert len(manager.history) == 1
+    manager.undo()
+    assert doc.words == ["hidden"]
+    manager.clear()
+    assert not manager.can_undo and not manager.can_redo
+    manager.dispose()
+
+
+def test_history_limit_and_observable_flags() -> None:
+    doc = Doc.create()
+    manager = UndoManager(doc, max_history=3)
+    seen: list[bool] = []
+    dispose = autorun(lambda: seen.append(manager.can_undo))
+    for letter in "abcde":
+        doc.write(letter)
+    assert len(manager.history) == 3
+    manager.undo()
+    manager.undo()
+    manager.undo()
+    assert not manager.can_undo
+    assert seen[0] is False and seen[1] is True and seen[-1] is False
+    dispose()
+    manager.dispose()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=3), st.none()), max_size=15))
+def test_undo_all_then_redo_all_round_trips(steps: list[str | None]) -> None:
+    doc = Doc.create()
+    manager = UndoManager(doc, max_history=100)
+    first = get_snapshot(doc)
+    for step in steps:
+        if step is None:
+            doc.drop()
+        else:
+            doc.write(step)
+    last = get_snapshot(doc)
+    while manager.can_undo:
+        manager.undo()
+    assert get_snapshot(doc) == first
+    while manager.can_redo:
+        manager.redo()
+    assert get_snapshot(doc) == last
+    manager.dispose()
