@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from reactivex import operators as ops
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from mstlite import Model, action, computed, get_snapshot
-from mstlite import rx
+from mstlite import Model, action, computed, get_snapshot, rx
+from mstlite._reactivity import Computed
 
 
 class Cell(Model):
@@ -112,7 +112,9 @@ def test_unsubscribing_releases_everything() -> None:
     del subscription  # reactivex's own subscription object holds the observer
     gc.collect()
     assert ref() is None
-    assert all(not atom.observers for atom in (cell._atoms or {}).values())
+    # Only the node's own cached computed still observes x and y; nothing observes it.
+    observers = [d for atom in (cell._atoms or {}).values() for d in atom.observers]
+    assert observers and all(isinstance(d, Computed) and not d.observers for d in observers)
 
 
 def test_observe_with_asyncio_scheduler_and_throttle() -> None:
