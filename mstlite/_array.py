@@ -144,8 +144,10 @@ class ArrayNode(Node, MutableSequence[Any]):
                 snaps = self._snaps = list(snaps)
             self._dirty = None
             for child in dirty:
-                if child._parent is self and child._alive:
-                    snaps[child._key] = child._get_snapshot()
+                # a rolled-back splice can leave a mark for a child no longer here
+                key = child._key
+                if child._alive and key < len(self._items) and self._items[key] is child:
+                    snaps[key] = child._get_snapshot()
         return FrozenList(snaps)
 
     # -------------------------------------------------------------- reading
@@ -219,15 +221,17 @@ class ArrayNode(Node, MutableSequence[Any]):
             new = item.to_stored(value, self, position, tx)
         if new is old or (type(new) is type(old) and not isinstance(new, Node) and new == old):
             return
-        if self._tree.patch_listener_count:
-            self._emit(tx, "replace", position, snapshot_of(new), snapshot_of(old))
-        journal = tx.journal
-        journal.append((_undo_splice, self, position, 1, [old], [snapshot_of(old)]))
+        old_snapshot = snapshot_of(old)
+        tx.journal.append((_undo_splice, self, position, 1, [old], [old_snapshot]))
         self._items[position] = new
         if self._snaps is not None:
             self._snaps[position] = snapshot_of(new)
+        # Release first: safe references cleared by it emit their patches before this one,
+        # so a replica replaying the list in order ends in the same state.
         if isinstance(old, Node) and old._parent is self:
             old._release(tx)
+        if self._tree.patch_listener_count:
+            self._emit(tx, "replace", position, snapshot_of(new), old_snapshot)
         self._after_change(tx)
 
     def __delitem__(self, index: Any) -> None:

@@ -153,7 +153,8 @@ class MapNode(Node, MutableMapping[str, Any]):
                 snaps = self._snaps = dict(snaps)
             self._dirty = None
             for child in dirty:
-                if child._parent is self and child._alive:
+                # a rolled-back change can leave a mark for a child no longer here
+                if child._alive and self._items.get(child._key) is child:
                     snaps[child._key] = child._get_snapshot()
         return FrozenDict(snaps)
 
@@ -226,17 +227,20 @@ class MapNode(Node, MutableMapping[str, Any]):
         ):
             return
         _check_key(self, key, new)
-        if self._tree.patch_listener_count:
-            if exists:
-                self._emit(tx, "replace", key, snapshot_of(new), snapshot_of(old))
-            else:
-                self._emit(tx, "add", key, snapshot_of(new), None)
+        old_snapshot = snapshot_of(old)
         items[key] = new
         if self._snaps is not None:
             self._snaps[key] = snapshot_of(new)
-        tx.journal.append((_undo_put, self, key, exists, old, snapshot_of(old)))
+        tx.journal.append((_undo_put, self, key, exists, old, old_snapshot))
+        # Release first: safe references cleared by it emit their patches before this one,
+        # so a replica replaying the list in order ends in the same state.
         if isinstance(old, Node) and old._parent is self:
             old._release(tx)
+        if self._tree.patch_listener_count:
+            if exists:
+                self._emit(tx, "replace", key, snapshot_of(new), old_snapshot)
+            else:
+                self._emit(tx, "add", key, snapshot_of(new), None)
         self._after_change(tx, key, keys_changed=not exists)
 
     def __delitem__(self, key: str) -> None:
@@ -252,10 +256,10 @@ class MapNode(Node, MutableMapping[str, Any]):
         if self._snaps is not None:
             self._snaps.pop(key, None)
         tx.journal.append((_undo_put, self, key, True, old, old_snapshot))
+        if isinstance(old, Node) and old._parent is self:
+            old._release(tx)  # before the patch: see _put
         if self._tree.patch_listener_count:
             self._emit(tx, "remove", key, None, old_snapshot)
-        if isinstance(old, Node) and old._parent is self:
-            old._release(tx)
         self._after_change(tx, key, keys_changed=True)
 
     def clear(self) -> None:

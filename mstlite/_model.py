@@ -387,12 +387,15 @@ class Model(Node, metaclass=ModelMeta):
                 "identifiers are fixed: create a new node instead"
             )
         tree = self._tree
-        if tree.patch_listener_count:
-            self._emit(tx, "replace", name, snapshot_of(new), snapshot_of(old))
+        old_snapshot = snapshot_of(old) if tree.patch_listener_count else None
         self._data[name] = new
         tx.journal.append((_restore_prop, self, name, old))
+        # Release first: safe references cleared by it emit their patches before this one,
+        # so a replica replaying the list in order ends in the same state.
         if isinstance(old, Node) and old._parent is self:
             old._release(tx)
+        if tree.patch_listener_count:
+            self._emit(tx, "replace", name, snapshot_of(new), old_snapshot)
         self._invalidate(tx.journal)
         self._changed(name)
         if tree.snapshot_listeners:

@@ -8,7 +8,7 @@ the very same object), so transactions, patches and undo hook in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mstlite._reactivity import Atom
@@ -170,18 +170,28 @@ class Node:
     def _child_dirty(self, child: Node) -> None:
         """A child's snapshot changed (collections track which, to rebuild cheaply)."""
 
-    def _emit(self, tx: Transaction, op: str, key: Any, value: Any, old_value: Any) -> None:
-        """Queue a patch about ``key`` of this node for the listeners above it."""
-        tree = self._tree
-        if tree.patch_listener_count == 0:
+    def _emit(
+        self,
+        tx: Transaction,
+        op: str,
+        key: Any,
+        value: Any,
+        old_value: Any,
+        own: Iterable[Callable[[Any, Any], None]] = (),
+    ) -> None:
+        """Queue a patch about ``key`` of this node for the listeners above it.
+
+        ``own`` are the listeners of a child replaced as a whole: they see it at path "".
+        """
+        if self._tree.patch_listener_count == 0:
             return
-        listeners: list[tuple[int, Callable[[Any, Any], None]]] = []
         chain: list[Node] = []
         node: Node | None = self
         while node is not None:
             chain.append(node)
             node = node._parent
         depth = len(chain)  # number of path parts of the patch, counting the key
+        listeners = [(depth, listener) for listener in own]
         for level, node in enumerate(chain):
             meta = node._meta
             if meta is not None:
@@ -195,15 +205,13 @@ class Node:
 
     def _emit_self(self, tx: Transaction, op: str, value: Any, old_value: Any) -> None:
         """Queue a patch replacing this whole node (its path is the parent's slot)."""
+        own = self._meta.get("patch", ()) if self._meta is not None else ()
         parent = self._parent
         if parent is None:
-            tree = self._tree
-            meta = self._meta
-            if tree.patch_listener_count and meta is not None and meta.get("patch"):
-                listeners = [(0, listener) for listener in meta["patch"]]
-                tx.patches.append((listeners, [], op, value, old_value))
+            if self._tree.patch_listener_count and own:
+                tx.patches.append(([(0, listener) for listener in own], [], op, value, old_value))
             return
-        parent._emit(tx, op, self._key, value, old_value)
+        parent._emit(tx, op, self._key, value, old_value, own)
 
     def _mark_tree_changed(self, tx: Transaction) -> None:
         tree = self._tree

@@ -26,7 +26,7 @@ def run_created_hooks() -> None:
         return
     nodes = pending_created[:]
     pending_created.clear()
-    for node in reversed(nodes):
+    for node in nodes:  # built children first, so children run before parents
         hook = getattr(node, "after_create", None)
         if hook is not None and node._alive:
             run_in_transaction(hook)
