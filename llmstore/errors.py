@@ -6,6 +6,7 @@ __all__ = [
     "AuthenticationRequiredError",
     "CatalogError",
     "DiskFullError",
+    "DownloadCancelledError",
     "DownloadError",
     "HTTPStatusError",
     "LLMStoreError",
@@ -67,3 +68,7 @@ class ModelBusyError(LLMStoreError):
 
 class StateFileError(LLMStoreError):
     """Raised when the persisted state file cannot be written."""
+
+
+class DownloadCancelledError(DownloadError):
+    """Raised to the caller of ``start_model_download`` when the download was cancelled."""

@@ -1,0 +1,422 @@
+"""Resumable, verified HTTP downloads into the models directory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import re
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import NoReturn, TypeAlias, final
+
+import aiohttp
+from aiohttp import hdrs
+
+from llmstore._hashing import HashingWriter
+from llmstore._partial import (
+    PartialState,
+    discard_partial,
+    load_resumable,
+    partial_paths,
+    write_sidecar,
+)
+from llmstore.errors import (
+    AuthenticationRequiredError,
+    DiskFullError,
+    DownloadError,
+    HTTPStatusError,
+    VerificationError,
+)
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "DownloadResult",
+    "ProgressCallback",
+    "download_file",
+    "open_session",
+]
+
+DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
+ProgressCallback: TypeAlias = Callable[[int, int | None], None]
+"""Called as ``on_progress(bytes_done, total)``; ``total`` is ``None`` while unknown."""
+
+_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+_MAX_DELAY = 30.0
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class DownloadResult:
+    """A finished, verified download: where it is, its size and its SHA-256 (hex)."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+def open_session(
+    *,
+    sock_connect: float = 30.0,
+    sock_read: float = 60.0,
+    read_bufsize: int = 1024 * 1024,
+    trust_env: bool = False,
+) -> aiohttp.ClientSession:
+    """Return a ``ClientSession`` fit for large downloads; the caller closes it.
+
+    No total timeout (aiohttp's default of 300 s kills long downloads), only
+    connect and per-read limits; no transparent decompression (bytes on disk
+    must be the bytes hashed); statuses are checked by :func:`download_file`.
+    Must be called with a running event loop.
+    """
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=None, sock_connect=sock_connect, sock_read=sock_read
+    )
+    return aiohttp.ClientSession(
+        timeout=timeout,
+        auto_decompress=False,
+        raise_for_status=False,
+        read_bufsize=read_bufsize,
+        trust_env=trust_env,
+    )
+
+
+async def download_file(
+    session: aiohttp.ClientSession,
+    url: str,
+    dest: Path,
+    *,
+    expected_size: int | None = None,
+    sha256: str | None = None,
+    min_size: int = 0,
+    on_progress: ProgressCallback | None = None,
+    token: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    verify: Callable[[Path], None] | None = None,
+    retries: int = 5,
+    backoff: float = 0.5,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    max_redirects: int = 10,
+) -> DownloadResult:
+    """Download ``url`` to ``dest`` atomically, resuming and verifying; return the result.
+
+    Bytes go to ``<dest>.part`` (with a ``<dest>.part.json`` sidecar) and are
+    hashed on worker threads as they arrive. Dropped connections, truncated
+    bodies, read timeouts and 408/429/5xx answers are retried up to
+    ``retries`` times in a row (a retry that made progress resets the count)
+    with exponential backoff and jitter, resuming with ``Range``/``If-Range``.
+    A ``.part`` left by an earlier process for the same URL is resumed too.
+    Once complete the file is checked (at least ``min_size`` bytes, exactly
+    ``expected_size`` and ``sha256`` when given, then ``verify(path)`` in a
+    thread), fsynced and renamed onto ``dest``.
+
+    Raises :class:`AuthenticationRequiredError` on 401/403,
+    :class:`HTTPStatusError` on other non-retried statuses,
+    :class:`DiskFullError` when the disk lacks room, :class:`VerificationError`
+    when the bytes are not the expected ones, :class:`DownloadError` when
+    retries run out or redirects are bad, and whatever ``verify`` raises.
+    On any failure, and on cancellation (``CancelledError`` propagates), the
+    ``.part`` file and sidecar are deleted first; only a crash leaves them.
+    """
+    if not url.lower().startswith(("http://", "https://")):
+        raise DownloadError(
+            f"cannot download {url!r}: only http:// and https:// URLs are supported"
+        )
+    if sha256 is not None:
+        sha256 = sha256.strip().lower()
+        if not _SHA256.fullmatch(sha256):
+            raise ValueError(f"sha256 must be 64 hex digits, got {sha256!r}")
+    if chunk_size <= 0 or retries < 0 or backoff < 0:
+        raise ValueError("chunk_size must be positive, retries and backoff not negative")
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    request_headers = {**(headers or {}), hdrs.ACCEPT_ENCODING: "identity"}
+    if token:
+        request_headers[hdrs.AUTHORIZATION] = f"Bearer {token}"
+    job = _Download(
+        session, url, dest, request_headers, expected_size, chunk_size, max_redirects, on_progress
+    )
+    try:
+        await job.transfer(retries, backoff)
+        size, digest = await job.writer.finish()
+        _check_file(url, size, digest, expected_size, sha256, min_size)
+        part, _ = partial_paths(dest)
+        if verify is not None:
+            await asyncio.to_thread(verify, part)
+        # Synchronous on purpose: a cancel must not land between the rename
+        # and our bookkeeping (the file would be installed yet reported cancelled).
+        _install(part, dest)
+    except BaseException:
+        # Also on CancelledError: an abandoned .part is only for crash recovery.
+        try:
+            await job.writer.abort()
+        finally:
+            discard_partial(dest)
+        raise
+    discard_partial(dest)  # the sidecar; the .part is now dest
+    if on_progress is not None:
+        on_progress(size, size)
+    return DownloadResult(path=dest, size=size, sha256=digest)
+
+
+class _Retry(Exception):
+    """An attempt failed in a way worth retrying."""
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+_TRANSIENT = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError, _Retry)
+
+
+@final
+class _Download:
+    """The state of one download across its attempts."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        dest: Path,
+        headers: dict[str, str],
+        expected_size: int | None,
+        chunk_size: int,
+        max_redirects: int,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.session = session
+        self.url = url
+        self.dest = dest
+        self.headers = headers
+        self.expected_size = expected_size
+        self.chunk_size = chunk_size
+        self.max_redirects = max_redirects
+        self.on_progress = on_progress
+        self.part, self.sidecar = partial_paths(dest)
+        self.writer = HashingWriter(self.part, batch_size=chunk_size)
+        self.state = PartialState(url=url, total=expected_size)
+
+    async def transfer(self, retries: int, backoff: float) -> None:
+        """Run attempts until the body is complete; raise when retries run out."""
+        leftover, size = load_resumable(self.dest, self.url, self.expected_size)
+        if leftover is not None:
+            self.state = replace(leftover, total=leftover.total or self.expected_size)
+        self._check_space(self.state.total, size)
+        if leftover is None:
+            write_sidecar(self.sidecar, self.state)
+        await self.writer.open(keep=size)
+        self._report(size, self.state.total)
+        failures = 0
+        while True:
+            before = self.writer.size
+            try:
+                await self._attempt()
+                return
+            except (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch) as exc:
+                raise DownloadError(f"TLS failure talking to {self.url}: {exc}") from exc
+            except _TRANSIENT as exc:
+                error: BaseException = exc
+            except aiohttp.ClientError as exc:  # a bad URL, an unparsable answer, ...
+                raise DownloadError(f"cannot download {self.url}: {exc}") from exc
+            if self.writer.size > before:
+                failures = 0  # a flaky link that keeps making progress is not failing
+            failures += 1
+            if failures > retries:
+                raise DownloadError(
+                    f"giving up on {self.url} after {retries} retries: {_describe(error)}"
+                ) from error
+            delay = min(_MAX_DELAY, backoff * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+            retry_after = error.retry_after if isinstance(error, _Retry) else 0.0
+            await asyncio.sleep(max(delay, min(retry_after, _MAX_DELAY)))
+
+    async def _attempt(self) -> None:
+        offset = self.writer.size
+        headers = dict(self.headers)
+        if offset:
+            headers[hdrs.RANGE] = f"bytes={offset}-"
+            validator = self.state.etag or self.state.last_modified
+            if validator and not validator.startswith("W/"):  # If-Range needs a strong one
+                headers[hdrs.IF_RANGE] = validator
+        try:
+            async with self.session.get(
+                self.url, headers=headers, max_redirects=self.max_redirects
+            ) as response:
+                await self._receive(response, offset)
+        except aiohttp.TooManyRedirects as exc:
+            raise DownloadError(
+                f"{self.url} redirected more than {self.max_redirects} times "
+                "(a redirect loop?); check the URL"
+            ) from exc
+        except (
+            aiohttp.InvalidUrlRedirectClientError,
+            aiohttp.NonHttpUrlRedirectClientError,
+        ) as exc:
+            raise DownloadError(
+                f"{self.url} redirected to {exc}, which is not an http(s) URL; refusing to follow"
+            ) from exc
+
+    async def _receive(self, response: aiohttp.ClientResponse, offset: int) -> None:
+        self._check_status(response)
+        if response.status == 416:
+            full = _content_range_total(response.headers.get(hdrs.CONTENT_RANGE, ""))
+            if offset and full == offset:
+                return  # an earlier attempt already received every byte
+            await self._start_over(f"HTTP 416 for bytes {offset}-: the file changed on the server")
+        if response.status == 200:
+            # Content-Length may lie (announce more than is sent): a short body
+            # is then resumed like a dropped one, so it only sets the total.
+            start, total = 0, response.content_length
+        else:
+            start, total = await self._partial_range(response, offset)
+            # Content-Range's complete length is the server's word on the size.
+            if total is not None and self.expected_size not in (None, total):
+                raise VerificationError(
+                    f"{self.url} is {total} bytes but {self.expected_size} were expected; "
+                    "the catalog entry or the URL is wrong"
+                )
+        if self.expected_size is not None:
+            total = self.expected_size
+        if start != offset:  # a 200 answer to our Range request
+            await self.writer.restart()
+            self._report(0, total)
+        state = PartialState(
+            self.url,
+            response.headers.get(hdrs.ETAG),
+            response.headers.get(hdrs.LAST_MODIFIED),
+            total,
+        )
+        if state != self.state:
+            self.state = state
+            write_sidecar(self.sidecar, state)
+        self._check_space(total, start)
+        limit, writer = total, self.writer
+        async for piece in response.content.iter_chunked(self.chunk_size):
+            if limit is not None and writer.size + len(piece) > limit:
+                raise VerificationError(
+                    f"{self.url} sent more than the expected {limit} bytes; "
+                    "the server or the catalog entry is wrong"
+                )
+            await writer.write(piece)
+            self._report(writer.size, total)
+        if total is not None and writer.size < total:
+            raise _Retry(f"body ended after {writer.size} of {total} bytes")
+
+    def _check_status(self, response: aiohttp.ClientResponse) -> None:
+        """Raise unless the status is 200, 206 or 416; the last is handled by the caller."""
+        status, url = response.status, self.url
+        if status in (200, 206, 416):
+            encoding = response.headers.get(hdrs.CONTENT_ENCODING, "identity").strip().lower()
+            if status != 416 and encoding not in ("identity", ""):
+                raise DownloadError(
+                    f"{url} sent a {encoding}-encoded body although identity was asked for"
+                )
+            return
+        if status in (401, 403):
+            hint = (
+                "the token was refused; check it grants access to this file"
+                if hdrs.AUTHORIZATION in self.headers
+                else "a token is needed: set $HF_TOKEN or pass token"
+            )
+            raise AuthenticationRequiredError(f"{url} answered HTTP {status}: {hint}", status, url)
+        if status in _RETRY_STATUSES:
+            raise _Retry(f"HTTP {status} {response.reason or ''}".rstrip(), _retry_after(response))
+        raise HTTPStatusError(
+            f"{url} answered HTTP {status} {response.reason or ''}".rstrip()
+            + "; check the URL or the catalog entry",
+            status,
+            url,
+        )
+
+    async def _partial_range(
+        self, response: aiohttp.ClientResponse, offset: int
+    ) -> tuple[int, int | None]:
+        """Return where a 206 body starts and the full size, or raise to start over."""
+        content_range = response.headers.get(hdrs.CONTENT_RANGE, "")
+        match = _CONTENT_RANGE.fullmatch(content_range.strip())
+        if match is None or int(match[1]) != offset:
+            await self._start_over(
+                f"asked for bytes {offset}- but got Content-Range {content_range!r}"
+            )
+        etag = response.headers.get(hdrs.ETAG)
+        if self.state.etag and etag and etag != self.state.etag:
+            # The server ignored If-Range: these bytes belong to another file.
+            await self._start_over(f"the ETag changed from {self.state.etag} to {etag}")
+        return offset, None if match[3] == "*" else int(match[3])
+
+    async def _start_over(self, reason: str) -> NoReturn:
+        await self.writer.restart()
+        self.state = replace(self.state, etag=None, last_modified=None)
+        write_sidecar(self.sidecar, self.state)
+        self._report(0, self.state.total)
+        raise _Retry(f"{reason}; restarting from byte 0")
+
+    def _check_space(self, total: int | None, have: int) -> None:
+        if total is None:
+            return
+        needed = total - have
+        free = shutil.disk_usage(self.dest.parent).free
+        if needed > free:
+            raise DiskFullError(
+                f"{self.dest.parent} has {free} bytes free but {self.dest.name} needs "
+                f"{needed} more; free some space or choose another models directory"
+            )
+
+    def _report(self, done: int, total: int | None) -> None:
+        if self.on_progress is not None:
+            self.on_progress(done, total)
+
+
+def _retry_after(response: aiohttp.ClientResponse) -> float:
+    value = response.headers.get(hdrs.RETRY_AFTER, "")
+    return float(value) if value.isdigit() else 0.0
+
+
+def _content_range_total(content_range: str) -> int | None:
+    """The complete length in ``bytes */N`` (the form a 416 answer carries)."""
+    match = re.fullmatch(r"bytes\s+\*/(\d+)", content_range.strip(), re.IGNORECASE)
+    return int(match[1]) if match else None
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "timed out waiting for data"
+    return f"{type(error).__name__}: {error}" if not isinstance(error, _Retry) else str(error)
+
+
+def _check_file(
+    url: str,
+    size: int,
+    digest: str,
+    expected_size: int | None,
+    sha256: str | None,
+    min_size: int,
+) -> None:
+    if size < min_size:
+        raise VerificationError(
+            f"{url} gave only {size} bytes, less than the {min_size} a model file needs; "
+            "check the URL"
+        )
+    if expected_size is not None and size != expected_size:
+        raise VerificationError(f"{url} gave {size} bytes but {expected_size} were expected")
+    if sha256 is not None and digest != sha256:
+        raise VerificationError(
+            f"{url} has SHA-256 {digest} but {sha256} was expected; "
+            "the download was corrupted or the catalog entry is wrong"
+        )
+
+
+def _install(part: Path, dest: Path) -> None:
+    """Move the verified ``part`` onto ``dest`` atomically and make the rename durable."""
+    os.replace(part, dest)
+    with contextlib.suppress(OSError):  # directories cannot be opened on Windows
+        fd = os.open(dest.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,96 @@
+"""The ``.part`` file of an unfinished download and its JSON sidecar."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import final
+
+__all__ = [
+    "PartialState",
+    "discard_partial",
+    "load_resumable",
+    "partial_paths",
+    "read_sidecar",
+    "write_sidecar",
+]
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class PartialState:
+    """What the sidecar records about a ``.part`` file: where its bytes came from.
+
+    ``etag`` and ``last_modified`` are the validators sent back in ``If-Range``
+    on resume, so a changed file is downloaded again from the start.
+    """
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    total: int | None = None
+
+
+def partial_paths(dest: Path) -> tuple[Path, Path]:
+    """Return ``(part, sidecar)``: ``<name>.part`` and ``<name>.part.json`` next to ``dest``."""
+    return dest.with_name(dest.name + ".part"), dest.with_name(dest.name + ".part.json")
+
+
+def read_sidecar(sidecar: Path) -> PartialState | None:
+    """Read a sidecar; ``None`` when it is missing, unreadable or malformed."""
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+        return None
+    etag, modified, total = data.get("etag"), data.get("last_modified"), data.get("total")
+    if not (etag is None or isinstance(etag, str)):
+        return None
+    if not (modified is None or isinstance(modified, str)):
+        return None
+    if not (total is None or (isinstance(total, int) and not isinstance(total, bool))):
+        return None
+    return PartialState(url=data["url"], etag=etag, last_modified=modified, total=total)
+
+
+def write_sidecar(sidecar: Path, state: PartialState) -> None:
+    """Write the sidecar atomically (a crash leaves the old one or the new one)."""
+    tmp = sidecar.with_name(sidecar.name + ".tmp")
+    tmp.write_text(json.dumps(asdict(state)), encoding="utf-8")
+    os.replace(tmp, sidecar)
+
+
+def discard_partial(dest: Path) -> None:
+    """Delete the ``.part`` file and sidecar of ``dest`` if they exist. Never raises."""
+    part, sidecar = partial_paths(dest)
+    for path in (part, sidecar, sidecar.with_name(sidecar.name + ".tmp")):
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+
+
+def load_resumable(
+    dest: Path, url: str, expected_size: int | None
+) -> tuple[PartialState | None, int]:
+    """Return the state and size of a leftover ``.part`` of ``dest`` worth resuming.
+
+    A leftover from another URL, without a readable sidecar, or longer than
+    the file can be, is deleted and ``(None, 0)`` returned.
+    """
+    part, sidecar = partial_paths(dest)
+    state = read_sidecar(sidecar)
+    try:
+        size = part.stat().st_size
+    except OSError:
+        size = -1
+    limit = expected_size if expected_size is not None else (state.total if state else None)
+    if state is None or size < 0 or state.url != url or (limit is not None and size > limit):
+        discard_partial(dest)
+        return None, 0
+    if expected_size is not None and state.total is not None and state.total != expected_size:
+        discard_partial(dest)
+        return None, 0
+    return state, size

@@ -1,0 +1,211 @@
+"""Download, cancel, delete: long operations written as async functions calling small actions.
+
+An exception inside an action rolls it back, so every error state is committed
+by its own action before the exception leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reactivex.subject import Subject
+
+from llmstore._download import download_file, open_session
+from llmstore._files import model_path, remove_file_in_dir
+from llmstore._gguf import verify_gguf
+from llmstore._lock import LockBusyError, hold_lock, lock_path
+from llmstore.errors import (
+    DownloadCancelledError,
+    LLMStoreError,
+    ModelBusyError,
+    UnknownModelError,
+)
+from llmstore.progress import ProgressEvent, ProgressTracker
+from llmstore.types import ModelStatus
+from mstlite import get_env
+
+if TYPE_CHECKING:
+    from llmstore._env import StoreEnv
+    from llmstore.catalog import ModelSpec
+    from llmstore.store import LLMStore
+
+__all__ = ["cancel_model_download", "delete_model", "start_model_download"]
+
+
+async def start_model_download(store: LLMStore, key: str) -> None:
+    """Download, verify and select (if none is) the model ``key``.
+
+    A second call for the same key joins the running download. Raises
+    ``UnknownModelError``, ``DownloadCancelledError`` when cancelled, or the
+    download's ``LLMStoreError`` after the ``error`` status is committed.
+    """
+    env: StoreEnv = get_env(store)
+    _require_initialized(store)
+    spec = env.catalog.get(key)
+    if spec is None:
+        raise UnknownModelError(
+            f"unknown model {key!r}: not in the catalog ({', '.join(env.catalog)})"
+        )
+    task = env.tasks.get(key)
+    joining = task is not None and not task.done()
+    if task is None or task.done():
+        task = asyncio.ensure_future(_download(store, key))
+        env.tasks[key] = task
+    try:
+        # The starter's cancellation cancels the download; a joiner's leaves it running.
+        await (asyncio.shield(task) if joining else task)
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # we were cancelled ourselves
+        raise DownloadCancelledError(f"the download of {key!r} was cancelled") from None
+
+
+async def _download(store: LLMStore, key: str) -> None:
+    env: StoreEnv = get_env(store)
+    spec = env.catalog[key]
+    model = store.model(key)
+    channel = _channel(env, key)
+    model.set_status(ModelStatus.DOWNLOADING, progress=0.0)
+    dest = model_path(env.models_dir, spec.filename)
+    tracker = ProgressTracker(key, spec.size_bytes, clock=env.clock)
+
+    def on_progress(done: int, total: int | None) -> None:
+        # Called per chunk: cheap, and throttled to ~10 events (and actions) a second.
+        event = tracker.update(done, total=total)
+        if tracker.should_emit(event):
+            channel.on_next(event)
+            model.set_progress(event.percent)
+        if total is not None and done >= total and model.status is ModelStatus.DOWNLOADING:
+            # Every byte is in: the downloader now verifies the file.
+            model.set_status(ModelStatus.INITIALIZING, progress=100.0)
+
+    try:
+        assert env.semaphore is not None
+        async with env.semaphore, _model_lock(env, dest):
+            if env.session is None:
+                env.session = open_session()
+            verify = verify_gguf if dest.suffix == ".gguf" else None
+            if await asyncio.to_thread(_already_installed, dest, spec, verify):
+                # Another process finished this file while we waited for its lock.
+                size = dest.stat().st_size
+                on_progress(size, size)
+            else:
+                await download_file(
+                    env.session,
+                    spec.url,
+                    dest,
+                    expected_size=spec.size_bytes,
+                    sha256=spec.sha256,
+                    min_size=spec.min_size_bytes,
+                    on_progress=on_progress,
+                    token=env.token,
+                    verify=verify,
+                )
+            model.set_status(ModelStatus.INITIALIZING, progress=100.0)
+            if env.loader is not None:
+                await env.loader(dest)
+        size = dest.stat().st_size
+        channel.on_next(tracker.update(size, total=size, done=True))
+        store.finish_download(key, str(dest), size)
+        channel.on_completed()
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            remove_file_in_dir(env.models_dir, dest.with_name(dest.name + ".part"))
+            remove_file_in_dir(env.models_dir, dest.with_name(dest.name + ".part.json"))
+        model.set_status(ModelStatus.IDLE)
+        channel.on_error(DownloadCancelledError(f"download of {key!r} was cancelled"))
+        raise
+    except Exception as error:
+        message = _describe(key, error)
+        model.set_status(ModelStatus.ERROR, error=message)
+        failure = error if isinstance(error, LLMStoreError) else LLMStoreError(message)
+        channel.on_error(failure)
+        if failure is error:
+            raise
+        raise failure from error
+    finally:
+        env.channels.pop(key, None)
+        if env.tasks.get(key) is asyncio.current_task():
+            env.tasks.pop(key, None)
+
+
+@contextlib.asynccontextmanager
+async def _model_lock(env: StoreEnv, dest: Path) -> AsyncIterator[None]:
+    """Hold ``<file>.lock`` so two processes never download the same file at once."""
+    try:
+        async with hold_lock(lock_path(dest), wait=env.wait_for_lock):
+            yield
+    except LockBusyError:
+        raise ModelBusyError(
+            f"{dest.name} is being downloaded by another process; wait for it or try again"
+        ) from None
+
+
+def _already_installed(dest: Path, spec: ModelSpec, verify: Callable[[Path], None] | None) -> bool:
+    """True when ``dest`` is already a complete, verified copy of ``spec``'s file."""
+    try:
+        size = os.lstat(dest).st_size
+    except OSError:
+        return False
+    if size < spec.min_size_bytes or spec.size_bytes not in (None, size):
+        return False
+    try:
+        if spec.sha256 is not None and sha256_file(dest) != spec.sha256:
+            return False
+        if verify is not None:
+            verify(dest)
+    except (OSError, LLMStoreError):
+        return False
+    return True
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file, hex."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _describe(key: str, error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return f"download of {key!r} failed: {text}"
+
+
+def _channel(env: StoreEnv, key: str) -> Subject[ProgressEvent]:
+    channel = env.channels.get(key)
+    if channel is None:
+        channel = env.channels[key] = Subject()
+    return channel
+
+
+async def cancel_model_download(store: LLMStore, key: str) -> None:
+    """Stop the download of ``key``; its temporary file is deleted and status is idle."""
+    env: StoreEnv = get_env(store)
+    store.model(key)  # UnknownModelError for an unknown key
+    task = env.tasks.get(key)
+    if task is None or task.done():
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, LLMStoreError):
+        await task
+
+
+async def delete_model(store: LLMStore, key: str) -> None:
+    """Remove the model's file (cancelling its download first) and clear the selection."""
+    env: StoreEnv = get_env(store)
+    model = store.model(key)
+    await cancel_model_download(store, key)
+    if model.path is not None:
+        await asyncio.to_thread(remove_file_in_dir, env.models_dir, Path(model.path))
+    store.forget_file(key)
+
+
+def _require_initialized(store: LLMStore) -> None:
+    if not store.is_initialized:
+        raise LLMStoreError("the store is not initialized: await store.initialize() first")

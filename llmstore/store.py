@@ -1,0 +1,249 @@
+"""The LLM store: state, views and actions, and ``create_llm_store_default_model``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import reactivex
+from reactivex import Observable
+
+from llmstore._env import StoreEnv
+from llmstore._files import resolve_models_dir
+from llmstore.actions import initialize as _initialize
+from llmstore.actions import model_management as _management
+from llmstore.catalog import DEFAULT_CATALOG, ModelSpec, resolve_endpoint, with_endpoint
+from llmstore.errors import LLMStoreError, UnknownModelError
+from llmstore.progress import ProgressEvent
+from llmstore.types import ModelInfo, ModelStatus
+from llmstore.views import StoreState
+from mstlite import action, get_env, get_snapshot
+
+__all__ = ["LLMStore", "create_llm_store_default_model"]
+
+STATE_FILE_NAME = "llmstore-state.json"
+
+
+class LLMStore(StoreState):
+    """Manages local language-model files: catalog, download, cancel, delete, select.
+
+    Create it with ``create_llm_store_default_model()``; use it as an async
+    context manager (or call ``aclose()``) so downloads stop and state is saved.
+    """
+
+    # ------------------------------------------------------------ async API
+    async def initialize(self) -> None:
+        """Scan the models dir, restore the persisted selection, start persisting."""
+        await _initialize.initialize(self)
+
+    async def start_model_download(self, key: str) -> None:
+        """Download and verify ``key``; raises on failure after the error state commits."""
+        await _management.start_model_download(self, key)
+
+    async def cancel_model_download(self, key: str) -> None:
+        """Cancel the download of ``key`` (no-op if none runs)."""
+        await _management.cancel_model_download(self, key)
+
+    async def delete_model(self, key: str) -> None:
+        """Delete the file of ``key`` (cancelling its download first)."""
+        await _management.delete_model(self, key)
+
+    def set_app_state(self, state: Literal["active", "background"]) -> None:
+        """``background`` cancels every running download, as the mobile app does."""
+        if state not in ("active", "background"):
+            raise ValueError(f"app state must be 'active' or 'background', not {state!r}")
+        if state == "background":
+            for task in list(self.env.tasks.values()):
+                task.cancel()
+
+    def progress(self, key: str) -> Observable[ProgressEvent]:
+        """Progress events of the running (or next) download of ``key``.
+
+        At most ~10 a second plus the final one; completes when the download
+        ends and errors when it fails or is cancelled.
+        """
+        self.model(key)
+        env = self.env
+        from llmstore.actions.model_management import _channel
+
+        return reactivex.defer(lambda _scheduler: _channel(env, key))
+
+    async def aclose(self) -> None:
+        """Cancel downloads, save the state now, close the HTTP session."""
+        env = self.env
+        tasks = [t for t in env.tasks.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        for dispose in env.disposers:
+            dispose()
+        env.disposers.clear()
+        if env.saver is not None:
+            env.saver.schedule(self.snapshot())
+            await env.saver.aclose()
+        if env.session is not None and env.owns_session:
+            await env.session.close()
+            env.session = None
+
+    async def __aenter__(self) -> LLMStore:
+        await self.initialize()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -------------------------------------------------------------- helpers
+    @property
+    def env(self) -> StoreEnv:
+        """The injected dependencies (models dir, catalog, session, ...)."""
+        return get_env(self)  # type: ignore[no-any-return]
+
+    @property
+    def warnings(self) -> list[str]:
+        """Problems found and worked around (e.g. a corrupt state file moved aside)."""
+        return list(self.env.warnings)
+
+    def snapshot(self) -> Any:
+        """The store's snapshot (what is persisted)."""
+        return get_snapshot(self)
+
+    def model(self, key: str) -> ModelInfo:
+        """The model ``key``; raises ``UnknownModelError`` (a ``KeyError``)."""
+        found = self.find(key)
+        if found is None:
+            known = ", ".join(m.key for m in self.models) or "none"
+            raise UnknownModelError(f"unknown model {key!r} (known: {known})")
+        return found
+
+    # -------------------------------------------------------------- actions
+    @action
+    def select_model(self, key: str | None) -> None:
+        """Select a ready model, or clear the selection with None."""
+        if key is not None:
+            model = self.model(key)
+            if model.status is not ModelStatus.READY:
+                raise LLMStoreError(
+                    f"cannot select {key!r}: it is {model.status.value}, not ready; "
+                    "download it first"
+                )
+        self.selected_model_key = key
+
+    @action
+    def set_error(self, message: str | None) -> None:
+        """Record (or clear) the store-level error."""
+        self.error = message
+
+    @action
+    def apply_scan(self, scan: Any, persisted: dict[str, Any]) -> None:
+        """Build the model list from the catalog and the disk; the disk wins."""
+        env = self.env
+        state = persisted.get("state", persisted) if isinstance(persisted, dict) else {}
+        models: list[dict[str, Any]] = []
+        for spec in env.catalog.values():
+            found = scan.complete.get(spec.key)
+            models.append(
+                {
+                    "key": spec.key,
+                    "display_name": spec.display_name,
+                    "path": str(found) if found is not None else None,
+                    "status": "ready" if found is not None else "idle",
+                    "progress": 100.0 if found is not None else 0.0,
+                    "size_bytes": spec.size_bytes,
+                }
+            )
+        for key, path in scan.extra.items():
+            models.append(
+                {
+                    "key": key,
+                    "display_name": key,
+                    "path": str(path),
+                    "status": "ready",
+                    "progress": 100.0,
+                    "size_bytes": _size(path),
+                    "local_only": True,
+                }
+            )
+        self.models = models  # type: ignore[assignment]
+        wanted = state.get("selected_model_key") if isinstance(state, dict) else None
+        ready = [m["key"] for m in models if m["status"] == "ready"]
+        if wanted in ready:
+            self.selected_model_key = wanted
+        elif self.selected_model_key not in ready:
+            self.selected_model_key = ready[0] if ready else None
+        self.error = None
+        self.is_initialized = True
+
+    @action
+    def finish_download(self, key: str, path: str, size: int) -> None:
+        """Mark ``key`` ready at ``path``; select it when nothing is selected."""
+        model = self.model(key)
+        model.set_status(ModelStatus.READY, path=path)
+        model.size_bytes = size
+        if self.selected_model_key is None:
+            self.selected_model_key = key
+
+    @action
+    def forget_file(self, key: str) -> None:
+        """The file of ``key`` is gone: idle (or dropped, for a local-only model)."""
+        model = self.model(key)
+        if self.selected_model_key == key:
+            self.selected_model_key = None
+        if model.local_only:
+            self.models.remove(model)
+        else:
+            model.set_status(ModelStatus.IDLE)
+
+
+def _size(path: Any) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+def create_llm_store_default_model(
+    *,
+    models_dir: str | os.PathLike[str] | None = None,
+    catalog: Sequence[ModelSpec] | None = None,
+    state_file: str | os.PathLike[str] | None = None,
+    endpoint: str | None = None,
+    max_concurrent_downloads: int = 2,
+    token: str | None = None,
+    loader: Callable[[Path], Awaitable[None]] | None = None,
+    wait_for_lock: bool = True,
+) -> LLMStore:
+    """Create a store with the default catalog, the platformdirs cache dir and aiohttp.
+
+    Every argument is optional: ``models_dir`` falls back to
+    ``$LLMSTORE_MODELS_DIR`` then the user cache dir; ``endpoint`` (or
+    ``$LLMSTORE_ENDPOINT``) rewrites catalog URLs for a mirror; ``token`` (or
+    ``$HF_TOKEN``) is sent as a bearer token.
+    """
+    if max_concurrent_downloads < 1:
+        raise ValueError("max_concurrent_downloads must be at least 1")
+    directory = resolve_models_dir(models_dir)
+    specs = list(catalog if catalog is not None else DEFAULT_CATALOG)
+    mirror = resolve_endpoint(endpoint)
+    if mirror:
+        specs = with_endpoint(specs, mirror)
+    env = StoreEnv(
+        models_dir=directory,
+        catalog={spec.key: spec for spec in specs},
+        state_file=Path(state_file) if state_file is not None else directory / STATE_FILE_NAME,
+        max_concurrent_downloads=max_concurrent_downloads,
+        token=token if token is not None else os.environ.get("HF_TOKEN") or None,
+        loader=loader,
+        wait_for_lock=wait_for_lock,
+    )
+    return LLMStore.create({}, env=env)

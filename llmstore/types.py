@@ -1,0 +1,62 @@
+"""The store's state types: ModelStatus, ModelInfo (mstlite models) and catalog specs."""
+
+from __future__ import annotations
+
+import enum
+
+from llmstore.catalog import ModelSpec
+from mstlite import Identifier, Model, action
+
+__all__ = ["ModelInfo", "ModelSpec", "ModelStatus"]
+
+
+class ModelStatus(enum.StrEnum):
+    """Where a model is in its life: idle, downloading, initializing, ready or error."""
+
+    IDLE = "idle"
+    DOWNLOADING = "downloading"
+    #: verifying the file (size, sha256, GGUF header) and running the loader hook
+    INITIALIZING = "initializing"
+    READY = "ready"
+    ERROR = "error"
+
+
+class ModelInfo(Model):
+    """One model the store knows: from the catalog, or a ``.gguf`` found on disk."""
+
+    key: Identifier
+    display_name: str = ""
+    #: the local file once downloaded, else None
+    path: str | None = None
+    status: ModelStatus = ModelStatus.IDLE
+    #: 0 to 100
+    progress: float = 0.0
+    error: str | None = None
+    size_bytes: int | None = None
+    #: True for a .gguf found in the models dir that is not in the catalog
+    local_only: bool = False
+
+    @action
+    def set_status(
+        self,
+        status: ModelStatus,
+        *,
+        path: str | None = None,
+        progress: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Move to ``status``; ``path`` is kept only when ready, ``error`` only on error."""
+        self.status = status
+        self.path = path if status is ModelStatus.READY else None
+        if progress is not None:
+            self.progress = progress
+        elif status is ModelStatus.READY:
+            self.progress = 100.0
+        elif status is ModelStatus.IDLE:
+            self.progress = 0.0
+        self.error = error if status is ModelStatus.ERROR else None
+
+    @action
+    def set_progress(self, percent: float) -> None:
+        """Record download progress (0 to 100)."""
+        self.progress = max(0.0, min(100.0, round(percent, 2)))
