@@ -144,16 +144,21 @@ async def run_demo(output: Output, *, size_mb: int = 24) -> int:
                 same = restored.selected_model_key == "demo-small"
                 output.line(f"   restored: demo-small ready={ready}, selected={same}")
         step("done: everything ran offline on 127.0.0.1")
-    return 0 if ready and same else 1
+    ok = ready and same
+    if output.as_json:
+        output.json({"ok": ok, "steps": step.titles})
+    return 0 if ok else 1
 
 
 class _Steps:
     def __init__(self, output: Output) -> None:
         self.output = output
         self.number = 0
+        self.titles: list[str] = []
 
     def __call__(self, text: str) -> None:
         self.number += 1
+        self.titles.append(text)
         self.output.line(f"\n{self.number}. {text}")
 
 

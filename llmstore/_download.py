@@ -16,7 +16,7 @@ from typing import NoReturn, TypeAlias, final
 import aiohttp
 from aiohttp import hdrs
 
-from llmstore._hashing import HashingWriter
+from llmstore._hashing import HashingWriter, _raise_disk_full
 from llmstore._partial import (
     PartialState,
     discard_partial,
@@ -151,12 +151,14 @@ async def download_file(
         # Synchronous on purpose: a cancel must not land between the rename
         # and our bookkeeping (the file would be installed yet reported cancelled).
         _install(part, dest)
-    except BaseException:
+    except BaseException as error:
         # Also on CancelledError: an abandoned .part is only for crash recovery.
         try:
             await job.writer.abort()
         finally:
             discard_partial(dest)
+        if isinstance(error, OSError):  # the sidecar, say, hit a full disk
+            _raise_disk_full(error, job.part)
         raise
     discard_partial(dest)  # the sidecar; the .part is now dest
     if on_progress is not None:
@@ -212,9 +214,8 @@ class _Download:
             write_sidecar(self.sidecar, self.state)
         await self.writer.open(keep=size)
         self._report(size, self.state.total)
-        failures = 0
+        failures, furthest = 0, self.writer.size
         while True:
-            before = self.writer.size
             try:
                 await self._attempt()
                 return
@@ -224,8 +225,10 @@ class _Download:
                 error: BaseException = exc
             except aiohttp.ClientError as exc:  # a bad URL, an unparsable answer, ...
                 raise DownloadError(f"cannot download {self.url}: {exc}") from exc
-            if self.writer.size > before:
-                failures = 0  # a flaky link that keeps making progress is not failing
+            if self.writer.size > furthest:
+                # A flaky link that keeps making progress is not failing; bytes
+                # received again after a restart from zero are no progress.
+                furthest, failures = self.writer.size, 0
             failures += 1
             if failures > retries:
                 raise DownloadError(

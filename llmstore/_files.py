@@ -147,6 +147,7 @@ def scan_models_dir(models_dir: Path, specs: Iterable[ModelSpec]) -> ScanResult:
         raise LLMStoreError(f"cannot read the models dir {models_dir}: {error}") from error
     names = {entry.name for entry in entries}
     busy: set[str] = set()
+    judged: set[str] = set()  # bases whose temporary files were already classified
     for entry in entries:
         if entry.name.endswith(".lock") and not try_remove_lock(Path(entry.path)):
             busy.add(entry.name.removesuffix(".lock"))
@@ -156,8 +157,13 @@ def scan_models_dir(models_dir: Path, specs: Iterable[ModelSpec]) -> ScanResult:
             continue
         base = _temp_base(name)
         if base is not None:
-            if base in busy or (base + ".part" in names and name != base + ".part"):
+            if (
+                base in busy
+                or base in judged
+                or (base + ".part" in names and name != base + ".part")
+            ):
                 continue  # judged with its .part, below
+            judged.add(base)
             _scan_partial(models_dir / base, catalog.get(base), result)
             continue
         if name in busy or (not name.endswith(".gguf") and name not in catalog):
@@ -197,12 +203,17 @@ def _scan_partial(dest: Path, spec: ModelSpec | None, result: ScanResult) -> Non
         or state is None
         or size is None
         or state.url != spec.url
+        or (state.total is not None and size > state.total)
         or (limit is not None and (size > limit or state.total not in (None, limit)))
     ):
         leftovers = (part, sidecar, sidecar.with_name(sidecar.name + ".tmp"))
         result.stale.extend(path for path in leftovers if _exists(path))
         return
     result.partial[spec.key] = part
+    # A crash while the sidecar was being replaced leaves its temporary file.
+    interrupted = sidecar.with_name(sidecar.name + ".tmp")
+    if _exists(interrupted):
+        result.stale.append(interrupted)
 
 
 def _check_complete(path: Path, spec: ModelSpec | None) -> str | None:

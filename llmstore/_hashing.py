@@ -98,7 +98,9 @@ class HashingWriter:
         """
 
         def open_file() -> None:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            # O_NOFOLLOW: a symlink planted as the file must not be written through.
+            flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(self.path, flags, 0o644)
             self._file = os.fdopen(fd, "r+b")
             if os.fstat(fd).st_size > keep:
                 self._file.truncate(keep)
@@ -187,7 +189,14 @@ class HashingWriter:
         closed = asyncio.get_running_loop().run_in_executor(self._write_pool, self._close)
         # Queued batches return at once (abort flag), so this waits for at
         # most the batch each thread is running now.
-        await asyncio.gather(*pending, closed, return_exceptions=True)
+        waiting = asyncio.gather(*pending, closed, return_exceptions=True)
+        try:
+            # Shielded: a cancel landing here (a cancel right after a failure)
+            # must not drop the queued close, which would leak the open file.
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            waiting.add_done_callback(lambda _: self._shutdown())
+            raise
         self._shutdown()
 
     def _submit(self, batch: list[bytes]) -> asyncio.Future[None]:

@@ -41,7 +41,9 @@ def lock_path(dest: Path) -> Path:
 def _try_lock(path: Path) -> int | None:
     """Lock ``path`` without waiting; the open descriptor, or None when it is held."""
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        # O_NOFOLLOW: a symlink planted as a lock must not create or lock its target.
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -72,6 +74,11 @@ def try_remove_lock(path: Path) -> bool:
     try:
         fd = _try_lock(path)
     except OSError:
+        if os.path.islink(path):
+            # Our locks are never symlinks: drop it (not its target), or every
+            # download of the model would fail on it.
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         return True  # unreadable: not a lock anyone can hold
     if fd is None:
         return False

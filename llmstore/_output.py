@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from collections.abc import Iterable
+from types import FrameType
 from typing import Any
 
 from rich.console import Console
@@ -21,11 +24,16 @@ from rich.table import Table
 
 from llmstore.progress import ProgressEvent
 
-__all__ = ["Output"]
+__all__ = ["Output", "human_size", "info_fields"]
 
 
 class Output:
-    """Where the CLI writes: JSON for scripts, rich for terminals, plain text otherwise."""
+    """Where the CLI writes: JSON for scripts, rich for terminals, plain text otherwise.
+
+    Results go to stdout, errors (and prompts) to stderr. ``quiet`` silences
+    everything but errors; ``as_json`` leaves stdout to :meth:`json` alone.
+    rich honours ``NO_COLOR`` (no colour) and ``FORCE_COLOR``.
+    """
 
     def __init__(self, *, as_json: bool = False, quiet: bool = False) -> None:
         self.as_json = as_json
@@ -35,20 +43,32 @@ class Output:
         self.interactive = self.console.is_terminal and not as_json and not quiet
 
     def json(self, value: Any) -> None:
+        """Print ``value`` as one JSON document (even when quiet)."""
         sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
         sys.stdout.flush()
 
     def line(self, text: str) -> None:
+        """Print a line of text, never wrapped (not when quiet or JSON)."""
         if not self.quiet and not self.as_json:
             self.console.print(text, markup=False, soft_wrap=True)
 
     def error(self, text: str) -> None:
-        self.errors.print(f"error: {text}", markup=False, style="red")
+        """Print ``error: text`` on stderr, never wrapped, whatever the mode."""
+        self.errors.print(f"error: {text}", markup=False, style="red", soft_wrap=True)
 
     def table(
         self, columns: list[str], rows: Iterable[list[str]], title: str | None = None
     ) -> None:
-        if self.quiet:
+        """A rich table on a terminal; aligned plain columns otherwise."""
+        if self.quiet or self.as_json:
+            return
+        rows = [list(row) for row in rows]
+        if not self.console.is_terminal:
+            widths = [max([len(c), *(len(row[i]) for row in rows)]) for i, c in enumerate(columns)]
+            for cells in [columns, *rows]:
+                self.line(
+                    "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+                )
             return
         table = Table(title=title, show_lines=False)
         for column in columns:
@@ -56,6 +76,44 @@ class Output:
         for row in rows:
             table.add_row(*row)
         self.console.print(table)
+
+    def fields(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """``name: value`` lines with the values aligned."""
+        pairs = list(pairs)
+        width = max((len(name) for name, _ in pairs), default=0) + 1
+        for name, value in pairs:
+            self.line(f"{name + ':':<{width}} {value}")
+
+    def confirm(self, question: str) -> bool:
+        """Ask ``question`` on the terminal; True for y or yes.
+
+        Raises ``KeyboardInterrupt`` on Ctrl-C or SIGTERM while waiting.
+        """
+
+        # The event loop cannot see signals while a read blocks it: raise instead.
+        def stop(signum: int, frame: FrameType | None) -> None:
+            raise KeyboardInterrupt
+
+        saved: dict[int, Any] = {}
+        wakeup = -1
+        if threading.current_thread() is threading.main_thread():
+            saved = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+            # Else the loop would see the signal too, later, and cancel the cleanup.
+            wakeup = signal.set_wakeup_fd(-1)
+        try:
+            sys.stderr.write(question)  # stderr keeps stdout clean for --json
+            sys.stderr.flush()
+            answer = sys.stdin.readline()
+        except KeyboardInterrupt:
+            sys.stderr.write("\n")
+            raise
+        finally:
+            if saved:
+                signal.set_wakeup_fd(wakeup)
+            for sig, handler in saved.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
+        return answer.strip().lower() in ("y", "yes")
 
     def progress(self) -> ProgressView:
         return ProgressView(self)
@@ -100,7 +158,9 @@ class ProgressView:
             self.bar.update(task, completed=event.bytes_done, total=event.total)
             return
         decile = int(event.percent // 10)
-        if event.done or decile > self.last_decile.get(event.key, -1):
+        last = self.last_decile.get(event.key, -1)
+        # Verification reports 100% before the final event: print 100% once.
+        if decile > last or (event.done and last < 10):
             self.last_decile[event.key] = decile
             speed = event.bytes_per_second / 1e6
             eta = f", ETA {event.eta_seconds:.0f}s" if event.eta_seconds else ""
@@ -119,6 +179,41 @@ def _size(value: int | None) -> str:
             return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
         size /= 1000
     return f"{size:.1f} GB"
+
+
+def info_fields(details: dict[str, Any]) -> list[tuple[str, str]]:
+    """The ``info`` command's document as ``(name, value)`` lines for people."""
+    size = details["size_bytes"]
+    fields = [
+        ("key", details["key"]),
+        ("name", details["display_name"]),
+        ("status", details["status"] + (" (selected)" if details["selected"] else "")),
+        ("size", f"{human_size(size)} ({size:,} bytes)" if size is not None else "unknown"),
+        ("path", details["path"] or "not downloaded"),
+        ("sha256", details["sha256"] or "unknown"),
+        ("url", details["url"] or "none (a local file)"),
+    ]
+    if details["error"]:
+        fields.append(("error", details["error"]))
+    gguf = details["gguf"]
+    if gguf is not None:
+        count = gguf["parameter_count"]
+        fields += [
+            ("architecture", gguf["architecture"] or "unknown"),
+            ("model name", gguf["name"] or "unknown"),
+            ("parameters", f"{count:,} ({_count(count)})"),
+            ("context length", str(gguf["context_length"] or "unknown")),
+            ("quantization", gguf["quantization"] or "unknown"),
+            ("GGUF", f"version {gguf['gguf_version']}, {gguf['tensor_count']} tensors"),
+        ]
+    return fields
+
+
+def _count(count: int) -> str:
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f}{unit}"
+    return str(count)
 
 
 def human_size(value: int | None) -> str:

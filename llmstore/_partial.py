@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import final
@@ -43,7 +44,7 @@ def read_sidecar(sidecar: Path) -> PartialState | None:
     """Read a sidecar; ``None`` when it is missing, unreadable or malformed."""
     try:
         data = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply
         return None
     if not isinstance(data, dict) or not isinstance(data.get("url"), str):
         return None
@@ -77,13 +78,14 @@ def load_resumable(
 ) -> tuple[PartialState | None, int]:
     """Return the state and size of a leftover ``.part`` of ``dest`` worth resuming.
 
-    A leftover from another URL, without a readable sidecar, or longer than
-    the file can be, is deleted and ``(None, 0)`` returned.
+    A leftover from another URL, without a readable sidecar, longer than the
+    file can be, or not a regular file, is deleted and ``(None, 0)`` returned.
     """
     part, sidecar = partial_paths(dest)
     state = read_sidecar(sidecar)
     try:
-        size = part.stat().st_size
+        info = os.lstat(part)  # a symlink planted as the .part is never written through
+        size = info.st_size if stat.S_ISREG(info.st_mode) else -1
     except OSError:
         size = -1
     limit = expected_size if expected_size is not None else (state.total if state else None)

@@ -79,19 +79,19 @@ class StateFile:
         problem = None
         try:
             data = json.loads(text)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
             problem = f"it is not valid JSON ({error})"
         else:
             if not isinstance(data, dict) or data.get("format") != FORMAT:
                 problem = "it is not an llmstore state file"
-            elif data.get("version") != VERSION:
+            elif type(data.get("version")) is not int or data["version"] != VERSION:
                 problem = f"it has version {data.get('version')!r}, this llmstore reads {VERSION}"
             elif not isinstance(data.get("state"), dict):
                 problem = "it has no state object"
         if problem is None:
             state: dict[str, Any] = data["state"]
             return state
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        aside = self._aside_path()
         try:
             os.replace(self.path, aside)
             where = f"moved it to {aside}"
@@ -113,6 +113,15 @@ class StateFile:
             raise StateFileError(
                 f"cannot save the state to {self.path}: {error.strerror or error}"
             ) from error
+
+    def _aside_path(self) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        number = 1
+        while aside.exists():  # never overwrite an earlier copy
+            number += 1
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{number}")
+        return aside
 
     def _remove_leftovers(self) -> None:
         with contextlib.suppress(OSError):
@@ -155,12 +164,14 @@ class DebouncedSaver(Generic[_T]):
 
     async def flush(self) -> None:
         """Save what is pending now and wait until it is on disk."""
-        if self._wake is not None:
+        # Only the task writes, so writes never overlap and always land in order.
+        while self._dirty or (self._task is not None and not self._task.done()):
+            if self._task is None or self._task.done():
+                self._wake = asyncio.Event()
+                self._task = asyncio.get_running_loop().create_task(self._run())
+            assert self._wake is not None
             self._wake.set()
-        if self._task is not None:
             await asyncio.shield(self._task)
-        if self._dirty:
-            await self._write_pending()
 
     async def aclose(self) -> None:
         """Flush; later ``schedule`` calls still save (synchronously if no loop runs)."""

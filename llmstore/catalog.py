@@ -117,7 +117,7 @@ def check_filename(filename: str) -> None:
             f"{filename!r} is not a plain file name: it must not be empty, start with '.', "
             "contain '/', '\\' or NUL, or be longer than 255 bytes"
         )
-    if filename.endswith((".part", ".part.json", ".lock")):
+    if filename.endswith((".part", ".part.json", ".part.json.tmp", ".lock")):
         raise ValueError(f"{filename!r} ends like a temporary file of the store; rename it")
 
 
@@ -155,10 +155,12 @@ def catalog_from_data(data: Any, *, source: str = "catalog") -> list[ModelSpec]:
             f"got {type(data).__name__}"
         )
     specs: list[ModelSpec] = []
+    indexes: list[int] = []
     problems: list[str] = []
     for index, entry in enumerate(entries):
         try:
             specs.append(ModelSpec.model_validate(entry))
+            indexes.append(index)
         except ValidationError as error:
             for detail in error.errors():
                 where = ".".join(str(part) for part in detail["loc"])
@@ -166,10 +168,10 @@ def catalog_from_data(data: Any, *, source: str = "catalog") -> list[ModelSpec]:
                 problems.append(f"{place}: {detail['msg']}")
     for field in ("key", "filename"):
         seen: set[str] = set()
-        for spec in specs:
+        for index, spec in zip(indexes, specs, strict=True):
             value = getattr(spec, field)
             if value in seen:
-                problems.append(f"{field} {value!r} appears more than once")
+                problems.append(f"models[{index}].{field}: {value!r} appears more than once")
             seen.add(value)
     if problems:
         listed = "\n  ".join(problems)
@@ -189,7 +191,7 @@ def load_catalog(path: str | os.PathLike[str]) -> list[ModelSpec]:
         raise CatalogError(f"cannot read the catalog {source}: {error}") from error
     try:
         data = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deeply
         raise CatalogError(f"the catalog {source} is not valid JSON: {error}") from error
     return catalog_from_data(data, source=f"the catalog {source}")
 
@@ -199,7 +201,10 @@ def resolve_endpoint(endpoint: str | None) -> str | None:
     value = endpoint if endpoint is not None else os.environ.get(ENDPOINT_VARIABLE)
     if not value:
         return None
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         origin = "endpoint" if endpoint is not None else f"${ENDPOINT_VARIABLE}"
         raise CatalogError(

@@ -1,7 +1,8 @@
 """The ``llmstore`` command line: list, pull, cancel, rm, select, status, info, dir, demo.
 
-Exit codes: 0 success, 1 failure, 2 bad usage or unknown model, 130 interrupted.
-``--json`` prints one JSON document per command (shapes in the README).
+Exit codes: 0 success, 1 failure, 2 bad usage or unknown model, 130 interrupted
+(SIGINT or SIGTERM). ``--json`` prints one JSON document per command on stdout,
+failures included (shapes in the README).
 """
 
 from __future__ import annotations
@@ -9,36 +10,53 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from llmstore._files import part_path, remove_file_in_dir
+from llmstore._files import model_path
 from llmstore._gguf import read_gguf_header
-from llmstore._output import Output, human_size
-from llmstore.catalog import load_catalog
+from llmstore._lock import LockBusyError, hold_lock, lock_path, try_remove_lock
+from llmstore._output import Output, human_size, info_fields
+from llmstore._partial import discard_partial, partial_paths
+from llmstore.actions.model_management import sha256_file
+from llmstore.catalog import ModelSpec, load_catalog
 from llmstore.errors import (
+    CatalogError,
     DownloadCancelledError,
     LLMStoreError,
     ModelBusyError,
     UnknownModelError,
 )
 from llmstore.store import LLMStore, create_llm_store_default_model
-from llmstore.types import ModelStatus
+from llmstore.types import ModelInfo, ModelStatus
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+class CommandError(Exception):
+    """Raised by a command that cannot do what was asked: the message and the exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="llmstore", description="Manage local language-model files."
+        prog="llmstore",
+        description="Manage local language-model files.",
+        epilog="Exit codes: 0 success, 1 failure, 2 bad usage or unknown model, "
+        "130 interrupted (Ctrl-C or SIGTERM).",
     )
     parser.add_argument(
         "--models-dir",
+        metavar="DIR",
         help="where models live (default: $LLMSTORE_MODELS_DIR or the user cache dir)",
     )
     parser.add_argument(
@@ -49,18 +67,34 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="a mirror: rewrites the host of catalog URLs (default: $LLMSTORE_ENDPOINT)",
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--quiet", "-q", action="store_true", help="print only errors")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON document on stdout (scripts)"
+    )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="print only errors (no progress)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("list", help="the catalog and local models")
-    pull = commands.add_parser("pull", help="download models (Ctrl-C cancels cleanly)")
+    commands.add_parser("list", help="the catalog and local models (* marks the selected one)")
+    pull = commands.add_parser("pull", help="download models (Ctrl-C or SIGTERM cancels cleanly)")
     pull.add_argument("keys", nargs="+", metavar="KEY")
-    cancel = commands.add_parser("cancel", help="discard a model's interrupted download")
+    cancel = commands.add_parser(
+        "cancel",
+        help="discard what an interrupted download left for resuming",
+        description="A download runs inside the `llmstore pull` that started it and stops "
+        "with it (Ctrl-C, SIGTERM). A pull killed hard (SIGKILL, power loss) leaves a .part "
+        "file that the next pull resumes; cancel deletes it. It fails (exit 1) while "
+        "another process is downloading the model.",
+    )
     cancel.add_argument("key", metavar="KEY")
     remove = commands.add_parser("rm", help="delete a downloaded model")
     remove.add_argument("key", metavar="KEY")
     remove.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    select = commands.add_parser("select", help="select the model to use")
+    select = commands.add_parser(
+        "select",
+        help="select the model to use (it must be ready)",
+        description="Select the model to use; it must be ready. --none clears the selection, "
+        "but the store selects the first ready model again when it next starts with none.",
+    )
     select.add_argument("key", nargs="?", metavar="KEY")
     select.add_argument("--none", action="store_true", help="clear the selection")
     commands.add_parser("status", help="selection, interrupted downloads, directories")
@@ -76,18 +110,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
     output = Output(as_json=args.json, quiet=args.quiet)
-    command = COMMANDS[args.command]
     try:
-        return asyncio.run(command(args, output))
-    except UnknownModelError as error:
-        output.error(str(error))
-        return EXIT_USAGE
-    except LLMStoreError as error:
-        output.error(str(error))
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        output.error("interrupted")
-        return EXIT_INTERRUPTED
+        return asyncio.run(_run(COMMANDS[args.command], args, output))
+    except KeyboardInterrupt:  # a signal before our handlers were installed
+        return _fail(output, "interrupted", EXIT_INTERRUPTED)
+
+
+async def _run(command: Command, args: argparse.Namespace, output: Output) -> int:
+    """Run ``command``; SIGINT and SIGTERM cancel it, so its cleanup runs, and give 130."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(command(args, output))
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        task.cancel()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, interrupt)
+            installed.append(sig)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not interrupted:
+            raise
+        return _fail(output, "interrupted", EXIT_INTERRUPTED)
+    except (UnknownModelError, CatalogError) as error:
+        return _fail(output, str(error), EXIT_USAGE)
+    except CommandError as error:
+        return _fail(output, str(error), error.exit_code)
+    except (LLMStoreError, OSError) as error:
+        return _fail(output, str(error), EXIT_FAILED)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _fail(output: Output, message: str, exit_code: int) -> int:
+    output.error(message)
+    if output.as_json:
+        output.json({"error": message, "exit_code": exit_code})
+    return exit_code
 
 
 def _store(args: argparse.Namespace) -> LLMStore:
@@ -97,17 +163,32 @@ def _store(args: argparse.Namespace) -> LLMStore:
     )
 
 
-def _model_row(store: LLMStore, model: Any) -> dict[str, Any]:
+def _model_row(store: LLMStore, model: ModelInfo) -> dict[str, Any]:
+    size = model.size_bytes
+    if model.path is not None:
+        with contextlib.suppress(OSError):
+            size = os.stat(model.path).st_size
     return {
         "key": model.key,
         "display_name": model.display_name,
         "status": model.status.value,
         "progress": model.progress,
-        "size_bytes": model.size_bytes,
+        "size_bytes": size,
         "path": model.path,
         "selected": store.selected_model_key == model.key,
+        "local_only": model.local_only,
         "error": model.error,
     }
+
+
+def _destination(store: LLMStore, spec: ModelSpec) -> Path:
+    return model_path(store.env.models_dir, spec.filename)
+
+
+def _downloading_elsewhere(store: LLMStore, spec: ModelSpec) -> bool:
+    """True while another process holds the model's lock (it is downloading it)."""
+    lock = lock_path(_destination(store, spec))
+    return lock.exists() and not try_remove_lock(lock)
 
 
 async def cmd_list(args: argparse.Namespace, output: Output) -> int:
@@ -115,133 +196,106 @@ async def cmd_list(args: argparse.Namespace, output: Output) -> int:
         rows = [_model_row(store, m) for m in store.models]
         if output.as_json:
             output.json({"models": rows, "selected_model_key": store.selected_model_key})
-        else:
-            output.table(
-                ["", "key", "name", "status", "size", "path"],
+            return EXIT_OK
+        output.table(
+            ["", "key", "name", "status", "size", "path"],
+            [
                 [
-                    [
-                        "*" if r["selected"] else "",
-                        r["key"],
-                        r["display_name"],
-                        r["status"],
-                        human_size(r["size_bytes"]),
-                        r["path"] or "",
-                    ]
-                    for r in rows
-                ],
-            )
+                    "*" if r["selected"] else "",
+                    r["key"],
+                    r["display_name"],
+                    r["status"],
+                    human_size(r["size_bytes"]),
+                    r["path"] or "",
+                ]
+                for r in rows
+            ],
+        )
     return EXIT_OK
 
 
 async def cmd_pull(args: argparse.Namespace, output: Output) -> int:
+    keys = list(dict.fromkeys(args.keys))
     async with _store(args) as store:
-        for key in args.keys:
-            store.model(key)  # unknown keys fail before anything starts
+        catalog = store.env.catalog
+        for key in keys:  # unknown keys fail before anything starts
+            store.model(key)
+            if key not in catalog:
+                raise CommandError(
+                    f"{key!r} is a local model, not in the catalog: nothing to download",
+                    EXIT_USAGE,
+                )
+        for key in keys:
+            if _downloading_elsewhere(store, catalog[key]):
+                output.line(f"{key}: another llmstore process is downloading it; waiting")
         results: dict[str, str] = {}
+
+        async def pull(key: str) -> None:
+            try:
+                await store.start_model_download(key)
+                results[key] = "ready"
+            except DownloadCancelledError:
+                results[key] = "cancelled"
+            except LLMStoreError as error:
+                results[key] = "error"
+                output.error(store.model(key).error or f"{key}: {error}")
+
+        interrupted = False
         with output.progress() as view:
             subscriptions = [
-                store.progress(k).subscribe(view.update, lambda e: None) for k in args.keys
+                store.progress(k).subscribe(view.update, lambda _error: None) for k in keys
             ]
-
-            async def pull(key: str) -> None:
-                try:
-                    await store.start_model_download(key)
-                    results[key] = "ready"
-                except DownloadCancelledError:
-                    results[key] = "cancelled"
-                except LLMStoreError as error:
-                    results[key] = "error"
-                    output.error(str(error))
-
-            work = asyncio.ensure_future(asyncio.gather(*(pull(k) for k in args.keys)))
-            interrupted = await _run_cancellable(work)
-            for subscription in subscriptions:
-                subscription.dispose()
+            try:
+                await asyncio.gather(*(pull(k) for k in keys))
+            except asyncio.CancelledError:
+                # SIGINT or SIGTERM (see _run): the downloads have stopped and removed
+                # their temporary files; report instead of dying.
+                interrupted = True
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+            finally:
+                for subscription in subscriptions:
+                    subscription.dispose()
         if interrupted:
             await asyncio.gather(
-                *(store.cancel_model_download(k) for k in args.keys), return_exceptions=True
+                *(store.cancel_model_download(k) for k in keys), return_exceptions=True
             )
+            for key in keys:
+                results.setdefault(key, "cancelled")
             output.error("interrupted: downloads cancelled, temporary files removed")
+        rows = [_model_row(store, store.model(k)) for k in keys]
         if output.as_json:
-            output.json(
-                {
-                    "results": results,
-                    "models": [_model_row(store, store.model(k)) for k in args.keys],
-                }
-            )
-        else:
-            for key in args.keys:
-                model = store.model(key)
-                if model.status is ModelStatus.READY:
-                    output.line(f"{key}: ready at {model.path}")
+            output.json({"interrupted": interrupted, "results": results, "models": rows})
+        for row in rows:
+            if row["status"] == ModelStatus.READY.value:
+                output.line(f"{row['key']}: ready at {row['path']}")
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if all(v == "ready" for v in results.values()) else EXIT_FAILED
-
-
-async def _run_cancellable(work: asyncio.Future[Any]) -> bool:
-    """Await ``work``; SIGINT or SIGTERM cancel it. True when it was interrupted."""
-    loop = asyncio.get_running_loop()
-    interrupted = False
-
-    def interrupt() -> None:
-        nonlocal interrupted
-        interrupted = True
-        work.cancel()
-
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, interrupt)
-            installed.append(sig)
-    try:
-        with contextlib.suppress(asyncio.CancelledError):
-            await work
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-    return interrupted
 
 
 async def cmd_cancel(args: argparse.Namespace, output: Output) -> int:
     async with _store(args) as store:
         model = store.model(args.key)
         spec = store.env.catalog.get(args.key)
-        if spec is None:
-            output.error(f"{args.key!r} is a local model: there is no download to cancel")
-            return EXIT_USAGE
-        dest = store.env.models_dir / spec.filename
-        lock = dest.with_name(dest.name + ".lock")
-        import filelock
-
-        try:
-            with filelock.FileLock(str(lock), timeout=0):
-                removed = False
-                for leftover in (part_path(dest), dest.with_name(dest.name + ".part.json")):
-                    if leftover.exists():
-                        remove_file_in_dir(store.env.models_dir, leftover)
-                        removed = True
-        except filelock.Timeout:
-            raise ModelBusyError(
-                f"{args.key!r} is being downloaded by another llmstore process; press Ctrl-C "
-                "in that process to cancel it"
-            ) from None
-        finally:
-            with contextlib.suppress(OSError):
-                lock.unlink()
+        discarded = False
+        if spec is not None:  # a local-only model never has a download
+            dest = _destination(store, spec)
+            try:
+                async with hold_lock(lock_path(dest), wait=False):
+                    discarded = any(p.exists() for p in partial_paths(dest))
+                    await asyncio.to_thread(discard_partial, dest)
+            except LockBusyError:
+                raise ModelBusyError(
+                    f"{args.key!r} is being downloaded by another llmstore process; press "
+                    "Ctrl-C in that process (or send it SIGTERM) to cancel it"
+                ) from None
         if output.as_json:
-            output.json(
-                {
-                    "key": args.key,
-                    "discarded_partial_download": removed,
-                    "status": model.status.value,
-                }
-            )
+            output.json({"key": args.key, "discarded": discarded, "status": model.status.value})
         else:
-            output.line(
-                f"{args.key}: "
-                + ("interrupted download discarded" if removed else "no download to cancel")
-            )
+            done = "interrupted download discarded" if discarded else "no download to cancel"
+            output.line(f"{args.key}: {done}")
     return EXIT_OK
 
 
@@ -249,28 +303,38 @@ async def cmd_rm(args: argparse.Namespace, output: Output) -> int:
     async with _store(args) as store:
         model = store.model(args.key)
         if model.path is None:
-            output.error(f"{args.key!r} is not downloaded; nothing to delete")
-            return EXIT_FAILED
+            raise CommandError(
+                f"{args.key!r} is not downloaded ({model.status.value}): there is no file "
+                f"to delete; `llmstore cancel {args.key}` discards an interrupted download"
+            )
+        path = model.path
         if not args.yes:
             if not sys.stdin.isatty():
-                output.error("refusing to delete without confirmation: pass --yes")
-                return EXIT_USAGE
-            answer = input(f"Delete {model.display_name} ({model.path})? [y/N] ")
-            if answer.strip().lower() not in ("y", "yes"):
-                output.line("kept")
+                raise CommandError(
+                    f"refusing to delete {path} without confirmation: stdin is not a "
+                    "terminal; pass --yes",
+                    EXIT_USAGE,
+                )
+            try:
+                confirmed = output.confirm(f"Delete {model.display_name} ({path})? [y/N] ")
+            except KeyboardInterrupt:
+                raise CommandError("interrupted: nothing deleted", EXIT_INTERRUPTED) from None
+            if not confirmed:
+                if output.as_json:
+                    output.json({"key": args.key, "deleted": False, "path": path})
+                output.line(f"{args.key}: kept")
                 return EXIT_OK
         await store.delete_model(args.key)
         if output.as_json:
-            output.json({"key": args.key, "deleted": True})
+            output.json({"key": args.key, "deleted": True, "path": path})
         else:
-            output.line(f"{args.key}: deleted")
+            output.line(f"{args.key}: deleted {path}")
     return EXIT_OK
 
 
 async def cmd_select(args: argparse.Namespace, output: Output) -> int:
     if args.none == (args.key is not None):
-        output.error("give a KEY, or --none to clear the selection")
-        return EXIT_USAGE
+        raise CommandError("give a KEY, or --none to clear the selection", EXIT_USAGE)
     async with _store(args) as store:
         store.select_model(None if args.none else args.key)
         if output.as_json:
@@ -284,9 +348,12 @@ async def cmd_status(args: argparse.Namespace, output: Output) -> int:
     async with _store(args) as store:
         env = store.env
         partial: list[dict[str, Any]] = []
+        elsewhere: list[str] = []
         for spec in env.catalog.values():
-            part = part_path(env.models_dir / spec.filename)
-            if part.exists():
+            part = partial_paths(_destination(store, spec))[0]
+            if _downloading_elsewhere(store, spec):
+                elsewhere.append(spec.key)
+            elif part.exists():
                 partial.append(
                     {"key": spec.key, "bytes": part.stat().st_size, "total": spec.size_bytes}
                 )
@@ -295,24 +362,27 @@ async def cmd_status(args: argparse.Namespace, output: Output) -> int:
             "selected_model_key": store.selected_model_key,
             "ready": ready,
             "interrupted_downloads": partial,
+            "downloading_elsewhere": elsewhere,
             "models_dir": str(env.models_dir),
             "state_file": str(env.state_file),
             "warnings": store.warnings,
         }
         if output.as_json:
             output.json(status)
-        else:
-            output.line(f"selected model: {status['selected_model_key'] or 'none'}")
-            output.line(f"ready: {', '.join(ready) or 'none'}")
-            for item in partial:
-                output.line(
-                    f"interrupted download: {item['key']} ({human_size(item['bytes'])} of "
-                    f"{human_size(item['total'])}), resumes on the next pull"
-                )
-            output.line(f"models dir: {status['models_dir']}")
-            output.line(f"state file: {status['state_file']}")
-            for warning in store.warnings:
-                output.line(f"warning: {warning}")
+            return EXIT_OK
+        output.line(f"selected model: {status['selected_model_key'] or 'none'}")
+        output.line(f"ready: {', '.join(ready) or 'none'}")
+        for item in partial:
+            output.line(
+                f"interrupted download: {item['key']} ({human_size(item['bytes'])} of "
+                f"{human_size(item['total'])}); `pull` resumes it, `cancel` discards it"
+            )
+        for key in elsewhere:
+            output.line(f"downloading in another process: {key}")
+        output.line(f"models dir: {status['models_dir']}")
+        output.line(f"state file: {status['state_file']}")
+        for warning in store.warnings:
+            output.line(f"warning: {warning}")
     return EXIT_OK
 
 
@@ -320,44 +390,39 @@ async def cmd_info(args: argparse.Namespace, output: Output) -> int:
     async with _store(args) as store:
         model = store.model(args.key)
         spec = store.env.catalog.get(args.key)
-        details: dict[str, Any] = _model_row(store, model)
+        details = _model_row(store, model)
         details["url"] = spec.url if spec else None
+        # A catalog sha256 was checked when the file was downloaded; hash the others.
         details["sha256"] = spec.sha256 if spec else None
+        details["gguf"] = None
         if model.path is not None:
-            header = await asyncio.to_thread(read_gguf_header, Path(model.path))
-            details["gguf"] = {
-                "version": header.version,
-                "architecture": header.architecture,
-                "name": header.name,
-                "parameter_count": header.parameter_count,
-                "context_length": header.context_length,
-                "quantization": header.quantization,
-                "tensor_count": header.tensor_count,
-            }
+            path = Path(model.path)
+            if details["sha256"] is None:
+                details["sha256"] = await asyncio.to_thread(sha256_file, path)
+            if path.suffix == ".gguf":
+                header = await asyncio.to_thread(read_gguf_header, path)
+                details["gguf"] = header.summary()
         if output.as_json:
             output.json(details)
-        else:
-            for name, value in details.items():
-                if isinstance(value, dict):
-                    for sub, item in value.items():
-                        output.line(f"{name}.{sub}: {item}")
-                else:
-                    output.line(f"{name}: {value}")
+            return EXIT_OK
+        output.fields(info_fields(details))
     return EXIT_OK
 
 
 async def cmd_dir(args: argparse.Namespace, output: Output) -> int:
-    store = _store(args)
+    models_dir = _store(args).env.models_dir
     if output.as_json:
-        output.json({"models_dir": str(store.env.models_dir)})
+        output.json({"models_dir": str(models_dir)})
     else:
-        print(store.env.models_dir)
+        output.line(str(models_dir))
     return EXIT_OK
 
 
 async def cmd_demo(args: argparse.Namespace, output: Output) -> int:
     from llmstore._demo import run_demo
 
+    if args.size_mb < 2:
+        raise CommandError("--size-mb must be at least 2", EXIT_USAGE)
     return await run_demo(output, size_mb=args.size_mb)
 
 

@@ -24,7 +24,7 @@ from mstlite._props import (
 from mstlite._runtime import RT, Transaction
 from mstlite._snapshot import FrozenDict, freeze
 from mstlite._tree import Tree
-from mstlite._types_base import MISSING, Type, _where, snapshot_of
+from mstlite._types_base import MISSING, Type, _where, build_normalized, snapshot_of
 from mstlite._types_scalar import IdentifierType
 from mstlite._types_util import MaybeType, OptionalType
 from mstlite.errors import TreeError
@@ -75,7 +75,7 @@ class ModelType(Type):
                 continue
             namespace = ChainMap(
                 dict(klass.__dict__.get("_mst_namespace", {})),
-                vars(sys.modules.get(klass.__module__, sys)),
+                klass.__dict__.get("_mst_globals") or vars(sys.modules.get(klass.__module__, sys)),
                 model_registry,
             )
             for name, (annotation, default) in own.items():
@@ -281,6 +281,9 @@ class ModelMeta(type):
         namespace["_mst_namespace"] = (
             dict(caller.f_locals) if caller.f_code.co_name != "<module>" else {}
         )
+        # Names resolve in the defining module's globals, kept here: sys.modules may
+        # later map the module's name to another module (two pytest conftest files).
+        namespace["_mst_globals"] = caller.f_globals
         cls = super().__new__(mcls, name, bases, namespace, **kwargs)
         if any(isinstance(base, ModelMeta) for base in bases):
             model_cls: Any = cls
@@ -327,7 +330,7 @@ class Model(Node, metaclass=ModelMeta):
         """
         kind = cls._mst_type
         normalized = kind.normalize({} if snapshot is None else snapshot)
-        return kind.create_from_normalized(normalized, env)  # type: ignore[no-any-return]
+        return build_normalized(kind, normalized, env)  # type: ignore[no-any-return]
 
     @classmethod
     def is_(cls, value: Any) -> bool:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from mstlite._json_pointer import escape_json_path, split_json_path, unescape_json_path
 from mstlite._node import DETACHING, SNAPSHOT, Node
 from mstlite._runtime import RT, run_in_transaction
-from mstlite._types_base import Type, snapshot_of
+from mstlite._types_base import IdentifierClashError, Type, snapshot_of
 from mstlite.errors import MstError, PatchError, TreeError
 
 __all__ = [
@@ -76,7 +76,11 @@ def apply_snapshot(node: Any, snapshot: Any) -> None:
         tx = node._write_tx()
         node._apply_normalized(normalized, tx)
 
-    run_in_transaction(apply)
+    try:
+        run_in_transaction(apply)
+    except TreeError as error:  # identifiers that clash: the snapshot is invalid here
+        path = node._path()
+        raise IdentifierClashError(str(error), [{"path": path, "message": str(error)}]) from None
 
 
 def on_snapshot(node: Any, listener: Callable[[Any], None]) -> Callable[[], None]:

@@ -10,7 +10,7 @@ from mstlite._node import Node
 from mstlite._runtime import RT, run_in_transaction
 from mstlite._snapshot import freeze
 from mstlite._types_base import snapshot_of
-from mstlite.errors import MstError, PatchError
+from mstlite.errors import MstError, PatchError, TreeError
 
 if TYPE_CHECKING:
     from mstlite.typing import Patch
@@ -57,6 +57,11 @@ def _apply_all(node: Node, batch: list[Any]) -> None:
             _apply_one(node, patch)
         except PatchError as error:
             raise PatchError(f"patch {index} ({_op_of(patch)}): {error}") from None
+        except TreeError as error:  # e.g. a copy that would use an identifier twice
+            raise PatchError(
+                f"patch {index} ({_op_of(patch)}) cannot be applied at {patch.get('path')!r}: "
+                f"{error}; nothing was changed"
+            ) from None
         except MstError:
             raise
         except (KeyError, IndexError, ValueError, TypeError) as error:

@@ -17,14 +17,21 @@ from pydantic_core import CoreSchema, SchemaValidator
 from pydantic_core import core_schema as cs
 
 from mstlite._snapshot import FrozenDict, FrozenList, thaw
-from mstlite.errors import ValidationError
+from mstlite.errors import TreeError, ValidationError
 
 if TYPE_CHECKING:
     from mstlite._node import Node
     from mstlite._runtime import Transaction
     from mstlite._tree import Tree
 
-__all__ = ["MISSING", "Type", "validation_error"]
+__all__ = ["MISSING", "IdentifierClashError", "Type", "build_normalized", "validation_error"]
+
+
+class IdentifierClashError(ValidationError, TreeError):
+    """Raised when a snapshot's identifiers clash in the tree it would build or change.
+
+    Both errors at once: the snapshot is invalid, for a reason only the tree sees.
+    """
 
 
 class _Missing:
@@ -66,7 +73,7 @@ class Type:
         if snapshot is None and self.default_snapshot() is not MISSING:
             snapshot = self.default_snapshot()
         normalized = self.normalize(snapshot)
-        return self.create_from_normalized(normalized, env)
+        return build_normalized(self, normalized, env)
 
     def create_from_normalized(self, normalized: Any, env: Mapping[str, Any] | None) -> Any:
         return self.read(normalized)
@@ -153,6 +160,24 @@ class Type:
 
     def contains_safe_references(self) -> bool:
         return False
+
+
+def build_normalized(kind: Type, normalized: Any, env: Mapping[str, Any] | None) -> Any:
+    """``kind.create_from_normalized``; an identifier clash raises ``IdentifierClashError``.
+
+    Identifiers can only clash once nodes are built (two alike under one type,
+    or a map entry under another key); the snapshot is invalid all the same.
+    The half-built nodes are dropped before their ``after_create`` hooks run,
+    so nothing was built when this raises.
+    """
+    from mstlite._props import pending_created
+
+    built = len(pending_created)
+    try:
+        return kind.create_from_normalized(normalized, env)
+    except TreeError as error:
+        del pending_created[built:]
+        raise IdentifierClashError(str(error), [{"path": "", "message": str(error)}]) from None
 
 
 def _where(parent: Node, key: Any) -> str:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import stat
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from llmstore._env import StoreEnv
     from llmstore.catalog import ModelSpec
     from llmstore.store import LLMStore
+    from llmstore.types import ModelInfo
 
 __all__ = ["cancel_model_download", "delete_model", "start_model_download"]
 
@@ -54,6 +56,10 @@ async def start_model_download(store: LLMStore, key: str) -> None:
         )
     task = env.tasks.get(key)
     joining = task is not None and not task.done()
+    if not joining and _is_installed(store.model(key)):
+        # Nothing to do; re-running the download would flip a ready (maybe
+        # selected) model to downloading, and a cancel would leave it idle.
+        return
     if task is None or task.done():
         task = asyncio.ensure_future(_download(store, key))
         env.tasks[key] = task
@@ -204,6 +210,16 @@ async def delete_model(store: LLMStore, key: str) -> None:
     if model.path is not None:
         await asyncio.to_thread(remove_file_in_dir, env.models_dir, Path(model.path))
     store.forget_file(key)
+
+
+def _is_installed(model: ModelInfo) -> bool:
+    """True when ``model`` is ready and its file is still a regular file on disk."""
+    if model.status is not ModelStatus.READY or model.path is None:
+        return False
+    try:
+        return stat.S_ISREG(os.lstat(model.path).st_mode)
+    except OSError:
+        return False
 
 
 def _require_initialized(store: LLMStore) -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mstlite import Model, action, autorun, get_snapshot
+from mstlite import Model, action, apply_action, autorun, get_snapshot, record_actions
 from mstlite.undo import UndoManager
 
 
@@ -101,6 +101,7 @@ def test_history_limit_and_observable_flags() -> None:
 def test_undo_all_then_redo_all_round_trips(steps: list[str | None]) -> None:
     doc = Doc.create()
     manager = UndoManager(doc, max_history=100)
+    recorder = record_actions(doc)
     first = get_snapshot(doc)
     for step in steps:
         if step is None:
@@ -108,6 +109,10 @@ def test_undo_all_then_redo_all_round_trips(steps: list[str | None]) -> None:
         else:
             doc.write(step)
     last = get_snapshot(doc)
+    recorder.stop()
+    replica = Doc.create(first)
+    apply_action(replica, recorder.actions)
+    assert get_snapshot(replica) == last
     while manager.can_undo:
         manager.undo()
     assert get_snapshot(doc) == first

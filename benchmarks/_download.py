@@ -1,0 +1,228 @@
+"""The download benchmark: one file on a loopback server, fetched by each client in turn.
+
+Clients: llmstore's downloader (sha256 + progress + fsync), a bare aiohttp
+loop (no hashing), ``curl -o``; and, as hashing floors, ``sha256sum`` and
+Python's ``hashlib`` (what llmstore hashes with) over the served file.
+Each run is a fresh process; before each one the previous download is
+deleted and ``sync`` run, so no run flushes another's dirty pages.
+Two phases: ``download`` (bytes in the file, as the client leaves it) and
+``download_fsync`` (bytes durable: curl and aiohttp are followed by an fsync).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks._plan import DOWNLOAD_SIDES, HASH_SIDES
+from benchmarks._runner import Finished, JobResult, run_process
+from benchmarks._timing import BenchmarkError, check
+
+__all__ = ["run_download"]
+
+_SEED = 20240612
+_BLOCK = 16 * 1024 * 1024
+_FILENAME = "model.bin"
+
+
+def _write_file(path: Path, size: int) -> str:
+    """Write ``size`` seeded pseudo-random bytes (incompressible) and return their sha256."""
+    rng = random.Random(_SEED)
+    digest = hashlib.sha256()
+    with path.open("wb") as file:
+        left = size
+        while left:
+            block = rng.randbytes(min(_BLOCK, left))
+            digest.update(block)
+            file.write(block)
+            left -= len(block)
+    return digest.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_seconds(path: Path) -> float:
+    """How long making ``path``'s written bytes durable takes."""
+    start = time.perf_counter()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return time.perf_counter() - start
+
+
+def _child_env() -> dict[str, str]:
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env
+
+
+class _Download:
+    """One benchmark session: the served file, the server process, the destination."""
+
+    def __init__(self, workdir: Path, size: int, timeout: float) -> None:
+        self.size = size
+        self.timeout = timeout
+        served = workdir / "served"
+        served.mkdir()
+        self.source = served / _FILENAME
+        self.dest = workdir / _FILENAME
+        self.sha256 = _write_file(self.source, size)
+        self.env = _child_env()
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._serve", str(served)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=self.env,
+        )
+        assert self.server.stdout is not None
+        self.url = f"{self.server.stdout.readline().strip()}/{_FILENAME}"
+        check(self.url.startswith("http://"), f"the server did not start ({self.url!r})")
+
+    def close(self) -> None:
+        """Stop the server (closing its stdin asks it to) and forget the download."""
+        assert self.server.stdin is not None
+        self.server.stdin.close()
+        try:
+            self.server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+            self.server.wait()
+        self.dest.unlink(missing_ok=True)
+
+    def once(self, side: str, verify: bool) -> tuple[dict[str, float], int | None, float]:
+        """Run ``side`` once: its phase timings, its peak RSS and its process wall time."""
+        self.dest.unlink(missing_ok=True)
+        os.sync()
+        argv, parse = self._command(side)
+        finished = run_process(argv, timeout=self.timeout, env=self.env)
+        failure = finished.failure()
+        if failure is not None:
+            raise BenchmarkError(f"{side}: {failure}")
+        phases = parse(finished)
+        if side == "sha256sum":
+            check(finished.stdout.split()[0] == self.sha256, "sha256sum disagrees on the digest")
+        elif side != "hashlib":
+            check(self.dest.stat().st_size == self.size, f"{side} wrote a file of another size")
+            if verify:
+                check(_file_sha256(self.dest) == self.sha256, f"{side} wrote other bytes")
+        if side == "curl":
+            phases["download_fsync"] = phases["download"] + _fsync_seconds(self.dest)
+        return phases, finished.peak_rss_bytes, finished.wall_seconds
+
+    def _command(self, side: str) -> tuple[list[str], Callable[[Finished], dict[str, float]]]:
+        """The argv of ``side`` and how to read its phase timings from how it ended."""
+
+        def from_json(finished: Finished) -> dict[str, float]:
+            report: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
+            if "sha256" in report:
+                check(report["sha256"] == self.sha256, f"{side} reported another digest")
+            return {
+                phase: report[phase]
+                for phase in ("download", "download_fsync", "hash")
+                if phase in report
+            }
+
+        fetch = [sys.executable, "-m", "benchmarks._fetch"]
+        if side == "llmstore":
+            options = ["--size", str(self.size), "--sha256", self.sha256]
+            return [*fetch, side, self.url, "--dest", str(self.dest), *options], from_json
+        if side == "aiohttp":
+            return [*fetch, side, self.url, "--dest", str(self.dest)], from_json
+        if side == "hashlib":
+            return [*fetch, side, str(self.source)], from_json
+        if side == "curl":
+            argv = ["curl", "-sS", "--fail", "-o", str(self.dest), "-w", "%{time_total}"]
+            return [*argv, self.url], lambda finished: {"download": float(finished.stdout)}
+        if side == "sha256sum":
+            # Only the process's wall time exists; starting sha256sum costs a millisecond.
+            return ["sha256sum", str(self.source)], lambda finished: {"hash": finished.wall_seconds}
+        raise ValueError(f"unknown download side {side!r}")
+
+
+def _measure(session: _Download, side: str, warmup: int, repeats: int) -> JobResult:
+    """Run ``side`` ``warmup`` + ``repeats`` times; a failure becomes the result's error."""
+    samples: dict[str, list[float]] = {}
+    peaks: list[int] = []
+    error = None
+    started = time.perf_counter()
+    try:
+        for index in range(warmup + repeats):
+            # Hashing a whole download costs seconds: check the bytes on the first run only.
+            phases, peak, wall = session.once(side, verify=index == 0)
+            if index < warmup:
+                continue
+            for phase, seconds in {**phases, "process": wall}.items():
+                samples.setdefault(phase, []).append(seconds)
+            if peak is not None:
+                peaks.append(peak)
+    except (BenchmarkError, OSError, ValueError, KeyError) as failure:
+        error = str(failure)
+    values: dict[str, float] = {}
+    if peaks:
+        values["peak_rss_bytes"] = max(peaks)
+    main_phase = "hash" if side in HASH_SIDES else "download"
+    if samples.get(main_phase):
+        values["mib_per_s"] = session.size / statistics.median(samples[main_phase]) / 2**20
+    return {
+        "side": side,
+        "workload": "download",
+        "n": session.size,
+        "count": 0,
+        "samples": samples,
+        "values": values,
+        "error": error,
+        "wall_seconds": time.perf_counter() - started,
+    }
+
+
+def run_download(
+    size: int,
+    *,
+    warmup: int,
+    repeats: int,
+    timeout: float,
+    log: Callable[[str], None],
+) -> tuple[list[JobResult], list[str]]:
+    """Benchmark every available download client on a ``size``-byte file.
+
+    Returns the results and notes about clients that were skipped.
+    """
+    notes = []
+    sides = []
+    for side in DOWNLOAD_SIDES:
+        if side in ("curl", "sha256sum") and shutil.which(side) is None:
+            notes.append(f"{side} skipped: not on PATH")
+        else:
+            sides.append(side)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="mstlite-bench-") as workdir:
+        log(f"download: writing a {size / 2**20:,.0f} MiB file to serve")
+        session = _Download(Path(workdir), size, timeout)
+        try:
+            for side in sides:
+                log(f"download {side} ({warmup} warm-up + {repeats} runs)")
+                results.append(_measure(session, side, warmup, repeats))
+        finally:
+            session.close()
+    return results, notes

@@ -1,0 +1,321 @@
+"""Turning results into tables: medians, ratios against the references, targets.
+
+The same Markdown tables go to the terminal and to ``RESULTS.md``. A ratio is
+the subject's median (mstlite, or llmstore for the download) divided by the
+reference's, from the same invocation: below 1 the subject is faster (or
+smaller), above 1 slower.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from typing import Any
+
+from benchmarks._plan import DOWNLOAD_SIDES, HASH_SIDES, REFERENCES, SUBJECT, WORKLOADS
+from benchmarks._runner import JobResult
+
+__all__ = ["attach_stats", "render", "summary"]
+
+SIDE_LABELS = {
+    "mst": "MST",
+    "mst-typecheck": "MST typecheck",
+    "pydantic": "pydantic",
+    "deepcopy": "deepcopy",
+    "jsonpatch": "jsonpatch",
+    "aiohttp": "bare aiohttp",
+    "curl": "curl",
+    "sha256sum": "sha256sum",
+    "hashlib": "hashlib",
+}
+
+HEADLINE = {
+    "create": "total",
+    "snapshot": "after_next_change",
+    "actions": "actions",
+    "apply_patch": "apply_patch",
+    "computed": "toggle_and_read",
+    "apply_snapshot": "apply_snapshot",
+    "memory": "heap_growth_bytes",
+    "fanout": "commits",
+    "download": "download",
+}
+"""The one figure per workload that the headline table compares."""
+
+MEMORY_METRICS = ("heap_growth_bytes", "rss_growth_bytes", "heap_bytes_per_item")
+_REFERENCE_ORDER = ("mst", "mst-typecheck", "pydantic", "deepcopy", "jsonpatch")
+
+Key = tuple[str, int, int]  # workload, n, count
+
+
+def attach_stats(results: Iterable[JobResult]) -> None:
+    """Add ``stats`` (median, min, max, runs per phase) to each result, in place."""
+    for result in results:
+        result["stats"] = {
+            phase: {
+                "median": statistics.median(samples),
+                "min": min(samples),
+                "max": max(samples),
+                "runs": len(samples),
+            }
+            for phase, samples in result["samples"].items()
+            if samples
+        }
+
+
+def _subject(workload: str) -> str:
+    return "llmstore" if workload == "download" else SUBJECT
+
+
+def _references(workload: str) -> tuple[str, ...]:
+    return DOWNLOAD_SIDES[1:] if workload == "download" else REFERENCES[workload]
+
+
+def _metrics(workload: str, result: JobResult) -> list[str]:
+    """The figures of ``workload`` that can be compared, in table order."""
+    if workload == "memory":
+        return list(MEMORY_METRICS[:2])  # per todo is the same ratio as the total
+    return [phase for phase in result["stats"] if phase != "process"]
+
+
+def _figure(result: JobResult | None, metric: str) -> float | None:
+    """A result's median time for ``metric``, or its value of that name."""
+    if result is None or result.get("error"):
+        return None
+    if metric in result.get("stats", {}):
+        return float(result["stats"][metric]["median"])
+    value = result["values"].get(metric)
+    return None if value is None else float(value)
+
+
+def _ratio(subject: JobResult | None, reference: JobResult | None, metric: str) -> float | None:
+    side = reference["side"] if reference is not None else ""
+    # The hashing floors have one phase; every download phase is compared with it.
+    theirs = _figure(reference, "hash" if side in HASH_SIDES else metric)
+    ours = _figure(subject, metric)
+    return None if ours is None or not theirs else ours / theirs
+
+
+def _grouped(results: Iterable[JobResult]) -> dict[Key, dict[str, JobResult]]:
+    groups: dict[Key, dict[str, JobResult]] = {}
+    for result in results:
+        key = (result["workload"], result["n"], result["count"])
+        groups.setdefault(key, {})[result["side"]] = result
+    order = {workload: index for index, workload in enumerate(WORKLOADS)}
+    return dict(sorted(groups.items(), key=lambda item: (order[item[0][0]], item[0][1:])))
+
+
+# ------------------------------------------------------------------ formatting
+
+
+def _unit(value: float) -> tuple[float, str]:
+    """The scale and unit that show ``value`` seconds with a leading digit."""
+    if value < 1e-3:
+        return 1e6, "µs"
+    if value < 1:
+        return 1e3, "ms"
+    return 1.0, "s"
+
+
+def _seconds(value: float) -> str:
+    scale, unit = _unit(value)
+    return f"{value * scale:.3g} {unit}"
+
+
+def _bytes(value: float) -> str:
+    return f"{value:,.0f} B" if abs(value) < 100_000 else f"{value / 2**20:,.1f} MiB"
+
+
+def _times(result: JobResult, phase: str) -> str:
+    stats = result["stats"].get(phase)
+    if stats is None:
+        return "—"
+    scale, unit = _unit(stats["median"])
+    low, high = stats["min"] * scale, stats["max"] * scale
+    return f"{stats['median'] * scale:.3g} {unit} ({low:.3g}-{high:.3g})"
+
+
+def _times_ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}x"
+
+
+def _shape(workload: str, n: int, count: int) -> str:
+    if workload in ("actions", "apply_patch", "computed"):
+        return f"{count:,} toggles / {n:,} todos"
+    if workload == "fanout":
+        return f"{n:,} reactions / {count:,} commits"
+    if workload == "download":
+        return f"{n / 2**20:,.0f} MiB"
+    return f"{n:,} todos"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table, padded so it also reads well in a terminal."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "| " + " | ".join(cell.ljust(w) for cell, w in zip(header, widths, strict=True)) + " |"
+    ]
+    rule = ["-" * widths[0]] + ["-" * (w - 1) + ":" for w in widths[1:]]
+    lines.append("| " + " | ".join(rule) + " |")
+    for row in rows:
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ tables
+
+
+def _ratio_table(groups: dict[Key, dict[str, JobResult]], *, headline: bool) -> str:
+    references = [side for side in _REFERENCE_ORDER if any(side in g for g in groups.values())]
+    rows = []
+    for (workload, n, count), sides in groups.items():
+        subject = sides.get(_subject(workload))
+        if workload == "download" or subject is None or subject.get("error"):
+            continue
+        metrics = [HEADLINE[workload]] if headline else _metrics(workload, subject)
+        for metric in metrics:
+            label = f"{workload} ({_shape(workload, n, count)})"
+            row = [label if headline else f"{label}: {metric}"]
+            row += [_times_ratio(_ratio(subject, sides.get(side), metric)) for side in references]
+            rows.append(row)
+    header = ["mstlite / reference", *(SIDE_LABELS[side] for side in references)]
+    return _table(header, rows) if rows else ""
+
+
+def _results_table(groups: dict[Key, dict[str, JobResult]]) -> str:
+    sides = [SUBJECT, *_REFERENCE_ORDER]
+    present = [s for s in sides if any(s in g and "stats" in g[s] for g in groups.values())]
+    rows = []
+    for (workload, n, count), group in groups.items():
+        if workload in ("memory", "download") or _subject(workload) not in group:
+            continue
+        for phase in _metrics(workload, group[_subject(workload)]):
+            row = [f"{workload} ({_shape(workload, n, count)}): {phase}"]
+            for side in present:
+                result = group.get(side)
+                if result is None or result.get("error"):
+                    row.append("—")
+                else:
+                    row.append(_times(result, phase))
+            rows.append(row)
+    header = ["median (min-max)", *(SIDE_LABELS.get(side, side) for side in present)]
+    return _table(header, rows) if rows else ""
+
+
+def _memory_table(groups: dict[Key, dict[str, JobResult]]) -> str:
+    rows = []
+    for (workload, n, _), group in groups.items():
+        if workload != "memory":
+            continue
+        for side in (SUBJECT, *REFERENCES["memory"]):
+            result = group.get(side)
+            if result is None or result.get("error"):
+                continue
+            values = result["values"]
+            row = [f"{SIDE_LABELS.get(side, side)} ({n:,} todos)"]
+            for name in (*MEMORY_METRICS, "peak_rss_bytes"):
+                row.append(_bytes(values[name]) if name in values else "—")
+            rows.append(row)
+    header = ["memory", "heap growth", "RSS growth", "heap per todo", "process peak RSS"]
+    return _table(header, rows) if rows else ""
+
+
+def _download_tables(groups: dict[Key, dict[str, JobResult]]) -> str:
+    parts = []
+    for (workload, n, count), group in groups.items():
+        if workload != "download":
+            continue
+        rows = []
+        for side in DOWNLOAD_SIDES:
+            result = group.get(side)
+            if result is None or result.get("error"):
+                continue
+            values = result["values"]
+            row = [f"{side} ({_shape(workload, n, count)})"]
+            row += [_times(result, phase) for phase in ("download", "download_fsync", "hash")]
+            row.append(f"{values['mib_per_s']:,.0f}" if "mib_per_s" in values else "—")
+            row.append(_bytes(values["peak_rss_bytes"]) if "peak_rss_bytes" in values else "—")
+            rows.append(row)
+        header = ["client", "download", "download + fsync", "hash only", "MiB/s", "peak RSS"]
+        parts.append(_table(header, rows))
+        subject = group.get("llmstore")
+        references = [side for side in DOWNLOAD_SIDES[1:] if side in group]
+        ratio_rows = [
+            [f"llmstore {phase}"]
+            + [_times_ratio(_ratio(subject, group.get(side), phase)) for side in references]
+            for phase in ("download", "download_fsync")
+        ]
+        header = ["llmstore / reference", *(SIDE_LABELS[side] for side in references)]
+        parts.append(_table(header, ratio_rows))
+    return "\n\n".join(parts)
+
+
+def summary(results: list[JobResult]) -> dict[str, Any]:
+    """The figures the issue asks to report (not asserted), as JSON values."""
+    groups = _grouped(results)
+    found: dict[str, Any] = {"create_vs_pydantic": {}, "mstlite_vs_mst": {}}
+    for (workload, n, count), group in groups.items():
+        subject = group.get(_subject(workload))
+        label = f"{workload} ({_shape(workload, n, count)})"
+        if workload == "create":
+            found["create_vs_pydantic"][label] = _ratio(subject, group.get("pydantic"), "total")
+        if workload == "snapshot" and n == 100_000:
+            for phase in ("after_first_change", "after_next_change"):
+                found[f"snapshot_{phase}_100k_seconds"] = _figure(subject, phase)
+        if workload == "download":
+            for side in ("curl", "aiohttp"):
+                for phase in ("download", "download_fsync"):
+                    ratio = _ratio(subject, group.get(side), phase)
+                    found[f"download_{phase}_vs_{side}"] = ratio
+            found["download_peak_rss_bytes"] = _figure(subject, "peak_rss_bytes")
+        elif workload in HEADLINE:
+            for side in ("mst", "mst-typecheck"):
+                ratio = _ratio(subject, group.get(side), HEADLINE[workload])
+                found["mstlite_vs_mst"][f"{label} vs {side}"] = ratio
+    return found
+
+
+def _targets(found: dict[str, Any]) -> str:
+    lines = []
+    for phase in ("after_first_change", "after_next_change"):
+        snapshot = found.get(f"snapshot_{phase}_100k_seconds")
+        if snapshot is not None:
+            verdict = "met" if snapshot < 1e-3 else "not met"
+            lines.append(
+                f"- get_snapshot {phase.replace('_', ' ')} at 100k todos: {_seconds(snapshot)} "
+                f"(target under 1 ms: {verdict})"
+            )
+    for label, ratio in found["create_vs_pydantic"].items():
+        lines.append(f"- {label} vs pydantic model_validate: {_times_ratio(ratio)}")
+    for side in ("curl", "aiohttp"):
+        ratios = [
+            found.get(f"download_{phase}_vs_{side}") for phase in ("download", "download_fsync")
+        ]
+        if any(ratio is not None for ratio in ratios):
+            lines.append(
+                f"- download vs {SIDE_LABELS[side]}: {_times_ratio(ratios[0])} as each "
+                f"leaves the file, {_times_ratio(ratios[1])} once it is fsynced"
+            )
+    peak = found.get("download_peak_rss_bytes")
+    if peak is not None:
+        lines.append(f"- peak RSS of the llmstore download process: {_bytes(peak)}")
+    return "\n".join(lines)
+
+
+def render(results: list[JobResult], notes: list[str]) -> str:
+    """Every table and note, as Markdown sections."""
+    groups = _grouped(results)
+    sections = [
+        ("Headline: mstlite / reference (median time; heap growth for memory)",
+         _ratio_table(groups, headline=True)),
+        ("Targets (reported, not asserted)", _targets(summary(results))),
+        ("All ratios", _ratio_table(groups, headline=False)),
+        ("Times", _results_table(groups)),
+        ("Memory of a materialized tree", _memory_table(groups)),
+        ("Download (llmstore / reference below)", _download_tables(groups)),
+        ("Notes", "\n".join(f"- {note}" for note in notes)),
+    ]  # fmt: skip
+    return "\n\n".join(f"## {title}\n\n{body}" for title, body in sections if body) + "\n"

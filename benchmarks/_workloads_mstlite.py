@@ -1,0 +1,271 @@
+"""The workloads on mstlite: the todo store, and one factory per workload.
+
+A factory takes the workload's :data:`~benchmarks._data.Dataset`, does the
+untimed preparation, and returns the iteration the worker repeats. Each
+iteration builds what it needs untimed, times only the operation under test,
+then checks (untimed) that the tree ended in the expected state. Trees that
+are not themselves under test are materialized first (every todo's title
+read), as in a running app: MST builds nodes lazily, and its first reads
+would otherwise be billed to the operation measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from benchmarks._data import Dataset
+from benchmarks._timing import (
+    Iteration,
+    Recorder,
+    WorkloadFactory,
+    check,
+    clock,
+    measure_growth,
+)
+from mstlite import (
+    Identifier,
+    Model,
+    action,
+    apply_patch,
+    apply_snapshot,
+    computed,
+    get_snapshot,
+    on_patch,
+    reaction,
+    record_patches,
+)
+from mstlite.typing import Patch
+
+__all__ = ["WORKLOADS", "Meta", "Store", "Todo"]
+
+
+class Meta(Model):
+    """A todo's metadata: a nested model, so each todo has two child nodes."""
+
+    priority: int
+    note: str | None
+
+
+class Todo(Model):
+    """One todo; ``toggle`` is the action every mutation workload calls."""
+
+    id: Identifier
+    title: str
+    done: bool
+    tags: list[str]
+    meta: Meta
+
+    @action
+    def toggle(self) -> None:
+        self.done = not self.done
+
+
+class Store(Model):
+    """The root: the todos, and the ``done_count`` view of the computed workload."""
+
+    todos: list[Todo]
+
+    @computed
+    def done_count(self) -> int:
+        return sum(1 for todo in self.todos if todo.done)
+
+
+def _materialized(snapshot: dict[str, Any]) -> Store:
+    """A tree built from ``snapshot`` whose every todo has been read (untimed setup)."""
+    store = Store.create(snapshot)
+    for todo in store.todos:
+        _ = todo.title
+    return store
+
+
+def _create(data: Dataset) -> Iteration:
+    snapshot = data["snapshot"]
+
+    def iteration(recorder: Recorder) -> None:
+        start = clock()
+        store = Store.create(snapshot)
+        created = clock()
+        titles = [todo.title for todo in store.todos]
+        read = clock()
+        recorder.record("create", created - start)
+        recorder.record("read_titles", read - created)
+        recorder.record("total", read - start)
+        check(titles == [todo["title"] for todo in snapshot["todos"]], "titles differ")
+        check(get_snapshot(store) == snapshot, "the created tree's snapshot differs from its input")
+
+    return iteration
+
+
+def _snapshot(data: Dataset) -> Iteration:
+    initial = data["snapshot"]
+    first_index, next_index = data["changed_indices"]
+    after_first, after_next = data["after_changes"]
+
+    def iteration(recorder: Recorder) -> None:
+        store = _materialized(initial)
+        start = clock()
+        first = get_snapshot(store)
+        first_done = clock()
+        again = get_snapshot(store)
+        again_done = clock()
+        store.todos[first_index].toggle()
+        changed = clock()
+        after_one = get_snapshot(store)
+        after_one_done = clock()
+        store.todos[next_index].toggle()
+        changed_again = clock()
+        after_two = get_snapshot(store)
+        after_two_done = clock()
+        recorder.record("first", first_done - start)
+        recorder.record("unchanged", again_done - first_done)
+        recorder.record("after_first_change", after_one_done - changed)
+        recorder.record("after_next_change", after_two_done - changed_again)
+        check(first == initial, "the first snapshot differs from the input")
+        check(again is first, "an unchanged tree gave a new snapshot object")
+        check(after_one == after_first and after_two == after_next, "a snapshot is wrong")
+        shared = after_two["todos"][first_index] is after_one["todos"][first_index]
+        check(shared, "an unchanged todo's snapshot was rebuilt, not shared")
+
+    return iteration
+
+
+def _actions(data: Dataset) -> Iteration:
+    initial, toggles, patches, final = (
+        data["snapshot"],
+        data["toggles"],
+        data["patches"],
+        data["final"],
+    )
+
+    def iteration(recorder: Recorder) -> None:
+        store = _materialized(initial)
+        todos = list(store.todos)  # indexing the array is not what is measured
+        heard: list[Any] = []
+        dispose = on_patch(store, lambda patch, _inverse: heard.append(patch))
+        start = clock()
+        for index in toggles:
+            todos[index].toggle()
+        recorder.record("actions", clock() - start)
+        dispose()
+        check(heard == patches, "the listener heard other patches than expected")
+        check(get_snapshot(store) == final, "the tree after the actions is wrong")
+
+    return iteration
+
+
+def _apply_patch(data: Dataset) -> Iteration:
+    initial, toggles, final = data["snapshot"], data["toggles"], data["final"]
+    # The patches of the actions workload, recorded the same way (untimed).
+    source = Store.create(initial)
+    todos = list(source.todos)
+    with record_patches(source) as recorder:
+        for index in toggles:
+            todos[index].toggle()
+    # PatchRecorder.patches is typed list[dict]; apply_patch wants Patch TypedDicts.
+    patches = cast("list[Patch]", recorder.patches)
+    check(patches == data["patches"], "the recorded patches are not the expected ones")
+
+    def iteration(recorder: Recorder) -> None:
+        store = Store.create(initial)
+        start = clock()
+        apply_patch(store, patches)
+        recorder.record("apply_patch", clock() - start)
+        check(get_snapshot(store) == final, "the tree after apply_patch is wrong")
+
+    return iteration
+
+
+def _computed(data: Dataset) -> Iteration:
+    initial, toggles = data["snapshot"], data["toggles"]
+    expected = _running_done_counts(initial, toggles)
+
+    def iteration(recorder: Recorder) -> None:
+        store = _materialized(initial)
+        todos = list(store.todos)
+        effects: list[int] = []
+        dispose = reaction(lambda: store.done_count, effects.append)
+        counts: list[int] = []
+        start = clock()
+        for index in toggles:
+            todos[index].toggle()
+            counts.append(store.done_count)
+        recorder.record("toggle_and_read", clock() - start)
+        dispose()
+        check(counts == expected, "done_count read a wrong value")
+        check(effects == expected, "the reaction did not run once per changed count")
+
+    return iteration
+
+
+def _running_done_counts(snapshot: dict[str, Any], toggles: list[int]) -> list[int]:
+    """The done count after each toggle: every toggle moves it by one."""
+    done = [todo["done"] for todo in snapshot["todos"]]
+    count = sum(done)
+    counts = []
+    for index in toggles:
+        done[index] = not done[index]
+        count += 1 if done[index] else -1
+        counts.append(count)
+    return counts
+
+
+def _apply_snapshot(data: Dataset) -> Iteration:
+    initial, edited = data["snapshot"], data["edited"]
+    kept = next(i for i, todo in enumerate(edited["todos"]) if todo is initial["todos"][i])
+
+    def iteration(recorder: Recorder) -> None:
+        store = _materialized(initial)
+        unchanged = store.todos[kept]
+        start = clock()
+        apply_snapshot(store, edited)
+        recorder.record("apply_snapshot", clock() - start)
+        check(get_snapshot(store) == edited, "the reconciled tree differs from the snapshot")
+        check(store.todos[kept] is unchanged, "an unchanged todo was rebuilt, not reused")
+
+    return iteration
+
+
+def _memory(data: Dataset) -> Iteration:
+    snapshot = data["snapshot"]
+    count = len(snapshot["todos"])
+    return lambda recorder: measure_growth(lambda: _materialized(snapshot), recorder, count)
+
+
+def _fanout(data: Dataset) -> Iteration:
+    initial, toggles = data["snapshot"], data["toggles"]
+
+    def watch(todo: Todo) -> Callable[[], bool]:
+        return lambda: todo.done
+
+    def iteration(recorder: Recorder) -> None:
+        store = _materialized(initial)
+        todos = list(store.todos)
+        effects: list[bool] = []
+        start = clock()
+        disposers = [reaction(watch(todo), effects.append) for todo in todos]
+        subscribed = clock()
+        for index in toggles:
+            todos[index].toggle()
+        committed = clock()
+        recorder.record("subscribe", subscribed - start)
+        recorder.record("commits", committed - subscribed)
+        for dispose in disposers:
+            dispose()
+        # Each commit flips one todo, so exactly one reaction runs per commit.
+        check(len(effects) == len(toggles), f"{len(effects)} effects for {len(toggles)} commits")
+
+    return iteration
+
+
+WORKLOADS: dict[str, WorkloadFactory] = {
+    "create": _create,
+    "snapshot": _snapshot,
+    "actions": _actions,
+    "apply_patch": _apply_patch,
+    "computed": _computed,
+    "apply_snapshot": _apply_snapshot,
+    "memory": _memory,
+    "fanout": _fanout,
+}
+"""Workload name -> factory of the iteration to repeat."""
