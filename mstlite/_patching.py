@@ -200,8 +200,8 @@ class PatchRecorder:
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        self.patches: list[dict[str, Any]] = []
-        self.inverse_patches: list[dict[str, Any]] = []
+        self.patches: list[Patch] = []
+        self.inverse_patches: list[Patch] = []
         self._dispose: Callable[[], None] | None = None
         self.resume()
 
@@ -209,7 +209,7 @@ class PatchRecorder:
     def recording(self) -> bool:
         return self._dispose is not None
 
-    def _record(self, patch: dict[str, Any], inverse: dict[str, Any]) -> None:
+    def _record(self, patch: Patch, inverse: Patch) -> None:
         self.patches.append(patch)
         self.inverse_patches.append(inverse)
 

@@ -7,6 +7,7 @@ pydantic-core schema whose output is the normalized, frozen snapshot
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -173,11 +174,20 @@ def build_normalized(kind: Type, normalized: Any, env: Mapping[str, Any] | None)
     from mstlite._props import pending_created
 
     built = len(pending_created)
+    # Building allocates many objects that all stay alive: the cyclic collector
+    # would scan them again and again for nothing (about 2/3 of the time at 100k
+    # nodes), so it is paused until the tree is built.
+    pause = gc.isenabled()
+    if pause:
+        gc.disable()
     try:
         return kind.create_from_normalized(normalized, env)
     except TreeError as error:
         del pending_created[built:]
         raise IdentifierClashError(str(error), [{"path": "", "message": str(error)}]) from None
+    finally:
+        if pause:
+            gc.enable()
 
 
 def _where(parent: Node, key: Any) -> str:
