@@ -112,7 +112,7 @@ def dataset(workload: str, n: int, count: int) -> Dataset:
     """
     snapshot = todo_snapshot(n)
     data: Dataset = {"snapshot": snapshot}
-    if workload in ("actions", "apply_patch", "computed", "fanout"):
+    if workload in ("actions", "apply_patch", "computed", "fanout", "middleware"):
         toggles = toggle_indices(count, n)
         data["toggles"] = toggles
         data["final"] = expected_after_toggles(snapshot, toggles)

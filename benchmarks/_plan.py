@@ -34,6 +34,7 @@ REFERENCES: dict[str, tuple[str, ...]] = {
     "apply_snapshot": ("mst", "mst-typecheck"),
     "memory": ("mst", "pydantic", "deepcopy"),  # type checks add nothing to a built tree
     "fanout": ("mst", "mst-typecheck"),
+    "middleware": (),  # mstlite against itself: bare, then with middleware and undo
 }
 """Workload -> the references it runs against, in table order."""
 
@@ -105,7 +106,7 @@ def _shapes(workload: str, sizes: Sizes) -> list[tuple[int, int]]:
     """The ``(n, count)`` pairs ``workload`` runs at."""
     if workload in ("create", "snapshot"):
         return [(n, 0) for n in sizes.create_todos]
-    if workload in ("actions", "apply_patch"):
+    if workload in ("actions", "apply_patch", "middleware"):
         return [(sizes.tree_todos, sizes.toggles)]
     if workload == "computed":
         return [(sizes.tree_todos, sizes.computed_toggles)]

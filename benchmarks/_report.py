@@ -38,6 +38,7 @@ HEADLINE = {
     "apply_snapshot": "apply_snapshot",
     "memory": "heap_growth_bytes",
     "fanout": "commits",
+    "middleware": "middleware+undo",
     "download": "download",
 }
 """The one figure per workload that the headline table compares."""
@@ -140,7 +141,7 @@ def _times_ratio(value: float | None) -> str:
 
 
 def _shape(workload: str, n: int, count: int) -> str:
-    if workload in ("actions", "apply_patch", "computed"):
+    if workload in ("actions", "apply_patch", "computed", "middleware"):
         return f"{count:,} toggles / {n:,} todos"
     if workload == "fanout":
         return f"{n:,} reactions / {count:,} commits"
@@ -173,7 +174,7 @@ def _ratio_table(groups: dict[Key, dict[str, JobResult]], *, headline: bool) -> 
     rows = []
     for (workload, n, count), sides in groups.items():
         subject = sides.get(_subject(workload))
-        if workload == "download" or subject is None or subject.get("error"):
+        if workload in ("download", "middleware") or subject is None or subject.get("error"):
             continue
         metrics = [HEADLINE[workload]] if headline else _metrics(workload, subject)
         for metric in metrics:
@@ -305,12 +306,29 @@ def _targets(found: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _middleware_overhead(groups: dict[Key, dict[str, JobResult]]) -> str:
+    """Actions with a middleware and an UndoManager attached, against the same bare."""
+    lines = []
+    for (workload, n, count), sides in groups.items():
+        subject = sides.get(SUBJECT)
+        if workload != "middleware" or subject is None or subject.get("error"):
+            continue
+        bare, full = _figure(subject, "bare"), _figure(subject, "middleware+undo")
+        if bare and full:
+            lines.append(
+                f"- {_shape(workload, n, count)}: {full * 1000:.1f} ms with a middleware and "
+                f"an UndoManager vs {bare * 1000:.1f} ms bare ({full / bare:.2f}x)"
+            )
+    return "\n".join(lines)
+
+
 def render(results: list[JobResult], notes: list[str]) -> str:
     """Every table and note, as Markdown sections."""
     groups = _grouped(results)
     sections = [
         ("Headline: mstlite / reference (median time; heap growth for memory)",
          _ratio_table(groups, headline=True)),
+        ("Middleware and undo overhead", _middleware_overhead(groups)),
         ("Targets (reported, not asserted)", _targets(summary(results))),
         ("All ratios", _ratio_table(groups, headline=False)),
         ("Times", _results_table(groups)),

@@ -27,6 +27,7 @@ from mstlite import (
     Identifier,
     Model,
     action,
+    add_middleware,
     apply_patch,
     apply_snapshot,
     computed,
@@ -36,6 +37,7 @@ from mstlite import (
     record_patches,
 )
 from mstlite.typing import Patch
+from mstlite.undo import UndoManager
 
 __all__ = ["WORKLOADS", "Meta", "Store", "Todo"]
 
@@ -258,6 +260,43 @@ def _fanout(data: Dataset) -> Iteration:
     return iteration
 
 
+def _middleware(data: Dataset) -> Iteration:
+    """The actions workload bare, then with a middleware and an UndoManager attached."""
+    initial, toggles, final = data["snapshot"], data["toggles"], data["final"]
+
+    def iteration(recorder: Recorder) -> None:
+        bare = _materialized(initial)
+        todos = list(bare.todos)
+        start = clock()
+        for index in toggles:
+            todos[index].toggle()
+        recorder.record("bare", clock() - start)
+        check(get_snapshot(bare) == final, "the tree after the bare actions is wrong")
+
+        store = _materialized(initial)
+        todos = list(store.todos)
+        calls = 0
+
+        def count(call: Any, next_: Callable[[Any], Any]) -> Any:
+            nonlocal calls
+            calls += 1
+            return next_(call)
+
+        remove = add_middleware(store, count)
+        undo = UndoManager(store, max_history=len(toggles))
+        start = clock()
+        for index in toggles:
+            todos[index].toggle()
+        recorder.record("middleware+undo", clock() - start)
+        check(calls == len(toggles), "the middleware missed actions")
+        check(get_snapshot(store) == final, "the tree after the actions is wrong")
+        check(len(undo.history) == len(toggles), "the UndoManager missed entries")
+        undo.dispose()
+        remove()
+
+    return iteration
+
+
 WORKLOADS: dict[str, WorkloadFactory] = {
     "create": _create,
     "snapshot": _snapshot,
@@ -267,5 +306,6 @@ WORKLOADS: dict[str, WorkloadFactory] = {
     "apply_snapshot": _apply_snapshot,
     "memory": _memory,
     "fanout": _fanout,
+    "middleware": _middleware,
 }
 """Workload name -> factory of the iteration to repeat."""
