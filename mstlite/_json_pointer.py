@@ -49,9 +49,14 @@ def join_json_path(parts: Iterable[str | int]) -> str:
     >>> join_json_path(["todos", 0, "a/b"])
     '/todos/0/a~1b'
     """
-    return "".join(
-        "/" + (escape_json_path(part) if isinstance(part, str) else str(part)) for part in parts
-    )
+    texts = [part if isinstance(part, str) else str(part) for part in parts]
+    if not texts:
+        return ""
+    joined = "/".join(texts)
+    # A segment needs escaping only if it holds "~" or "/" (rare): one C-level check of all.
+    if "~" in joined or joined.count("/") != len(texts) - 1:
+        joined = "/".join(escape_json_path(text) for text in texts)
+    return "/" + joined
 
 
 def split_json_path(path: str) -> list[str]:

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mstlite._json_pointer import join_json_path
 from mstlite.errors import MstError
 
 if TYPE_CHECKING:
@@ -189,8 +190,6 @@ def _deliver_patch(
     value: Any,
     old_value: Any,
 ) -> None:
-    from mstlite._json_pointer import join_json_path
-
     for prefix, listener in listeners:
         path = join_json_path(parts[prefix:])
         patch, inverse = make_patch_pair(op, path, value, old_value)

@@ -17,6 +17,7 @@ from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import CoreSchema, SchemaValidator
 from pydantic_core import core_schema as cs
 
+from mstlite._node import Node as _Node
 from mstlite._snapshot import FrozenDict, FrozenList, thaw
 from mstlite.errors import TreeError, ValidationError
 
@@ -197,9 +198,7 @@ def _where(parent: Node, key: Any) -> str:
 
 
 def snapshot_of(stored: Any) -> Any:
-    from mstlite._node import Node
-
-    return stored._get_snapshot() if isinstance(stored, Node) else stored
+    return stored._get_snapshot() if isinstance(stored, _Node) else stored
 
 
 def validation_error(
