@@ -92,6 +92,7 @@ async def _download(store: LLMStore, key: str) -> None:
             # Every byte is in: the downloader now verifies the file.
             model.set_status(ModelStatus.INITIALIZING, progress=100.0)
 
+    installed = False
     try:
         assert env.semaphore is not None
         async with env.semaphore, _model_lock(env, dest):
@@ -114,6 +115,7 @@ async def _download(store: LLMStore, key: str) -> None:
                     token=env.token,
                     verify=verify,
                 )
+            installed = True
             model.set_status(ModelStatus.INITIALIZING, progress=100.0)
             if env.loader is not None:
                 await env.loader(dest)
@@ -125,7 +127,12 @@ async def _download(store: LLMStore, key: str) -> None:
         with contextlib.suppress(Exception):
             remove_file_in_dir(env.models_dir, dest.with_name(dest.name + ".part"))
             remove_file_in_dir(env.models_dir, dest.with_name(dest.name + ".part.json"))
-        model.set_status(ModelStatus.IDLE)
+        if installed:
+            # Cancelled in the loader hook: the verified file is in place, and the
+            # state says what the disk says (as the next initialize would).
+            store.finish_download(key, str(dest), dest.stat().st_size)
+        else:
+            model.set_status(ModelStatus.IDLE)
         channel.on_error(DownloadCancelledError(f"download of {key!r} was cancelled"))
         raise
     except Exception as error:

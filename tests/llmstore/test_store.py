@@ -721,6 +721,34 @@ def test_cancelling_the_starter_cancels_the_download(served_dir: Path, models_di
     run(served_dir, body)
 
 
+def test_cancel_during_the_loader_keeps_the_installed_file_ready(
+    served_dir: Path, models_dir: Path
+) -> None:
+    a = make_model(served_dir, "a", seed=3)
+    loading = asyncio.Event()
+
+    async def slow_loader(path: Path) -> None:
+        loading.set()
+        await asyncio.sleep(30)
+
+    async def body(server: ModelServer) -> None:
+        async with opened(models_dir, [a.spec(server)], loader=slow_loader) as store:
+            starter = asyncio.ensure_future(store.start_model_download("a"))
+            await loading.wait()
+            assert store.model("a").status is ModelStatus.INITIALIZING
+            await store.cancel_model_download("a")
+            with pytest.raises(DownloadCancelledError):
+                await starter
+            # The verified file is installed: the state says what the disk says.
+            model = store.model("a")
+            assert model.status is ModelStatus.READY
+            assert model.path == str(models_dir / a.filename)
+            assert (models_dir / a.filename).read_bytes() == a.data
+            assert temp_files(models_dir) == []
+
+    run(served_dir, body)
+
+
 def test_cancel_racing_a_failure_leaves_no_open_file(served_dir: Path, models_dir: Path) -> None:
     # The 404 and the cancel arrive together: the cancel lands while the
     # failed download closes its temporary file, which must still be closed.
