@@ -12,7 +12,7 @@ from mstlite._node import Node
 from mstlite._props import run_created_hooks
 from mstlite._runtime import RT, Transaction
 from mstlite._snapshot import FrozenList
-from mstlite._types_base import Type, _where, snapshot_of
+from mstlite._types_base import NodeType, Type, snapshot_of
 from mstlite.errors import TreeError
 
 __all__ = ["ArrayNode", "ArrayType"]
@@ -20,7 +20,7 @@ __all__ = ["ArrayNode", "ArrayType"]
 ALL = "*"  # the atom key standing for "anything in this array"
 
 
-class ArrayType(Type):
+class ArrayType(NodeType):
     """``list[X]``: an array of ``X``; its default snapshot is ``[]``."""
 
     is_complex = True
@@ -69,40 +69,8 @@ class ArrayType(Type):
         node._dirty = None
         return node
 
-    def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
-        if isinstance(value, Node):
-            if not self.accepts_node(value):
-                from mstlite.errors import ValidationError
-
-                raise ValidationError(
-                    f"cannot put a {value._type.name} at {_where(parent, key)!r}: expected "
-                    f"{self.name}"
-                )
-            value._attach_check(parent)
-            value._attach(parent, key, tx.journal)
-            return value
-        snapshot = self.normalize(value, _where(parent, key))
-        try:
-            return self.instantiate(snapshot, parent, key, parent._tree)
-        finally:
-            run_created_hooks()
-
-    def reconcile(self, old: Any, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
-        if isinstance(value, Node) or not isinstance(old, ArrayNode):
-            return self.to_stored(value, parent, key, tx)
-        snapshot = self.normalize(value, _where(parent, key))
-        return self.reconcile_normalized(old, snapshot, parent, key, tx)
-
-    def reconcile_normalized(
-        self, old: Any, snapshot: Any, parent: Node, key: Any, tx: Transaction
-    ) -> Any:
-        if isinstance(old, ArrayNode) and old._alive and old._type is self:
-            old._apply_normalized(snapshot, tx)
-            return old
-        try:
-            return self.instantiate(snapshot, parent, key, parent._tree)
-        finally:
-            run_created_hooks()
+    def can_reuse(self, old: Node, snapshot: Any) -> bool:
+        return old._type is self
 
 
 class ArrayNode(Node, MutableSequence[Any]):
@@ -326,7 +294,9 @@ class ArrayNode(Node, MutableSequence[Any]):
                 reusable.discard(id(value))
                 stored.append(value)
             elif normalized:
-                stored.append(None if value is None else _build(item, value, self, index + offset))
+                stored.append(
+                    None if value is None else item.instantiate_here(value, self, index + offset)
+                )
             else:
                 stored.append(item.to_stored(value, self, index + offset, tx))
         if len(removed) == len(stored) and all(map(_same_stored, removed, stored)):
@@ -425,13 +395,6 @@ def _match(
 
 def _same_stored(a: Any, b: Any) -> bool:
     return a is b or (type(a) is type(b) and not isinstance(a, Node) and a == b)
-
-
-def _build(kind: Type, snapshot: Any, parent: Node, key: Any) -> Any:
-    try:
-        return kind.instantiate(snapshot, parent, key, parent._tree)
-    finally:
-        run_created_hooks()
 
 
 def _undo_splice(

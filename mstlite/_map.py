@@ -12,7 +12,7 @@ from mstlite._node import Node
 from mstlite._props import run_created_hooks
 from mstlite._runtime import RT, Transaction
 from mstlite._snapshot import FrozenDict
-from mstlite._types_base import Type, _where, snapshot_of
+from mstlite._types_base import NodeType, Type, snapshot_of
 from mstlite.errors import TreeError
 
 __all__ = ["MapNode", "MapType"]
@@ -20,7 +20,7 @@ __all__ = ["MapNode", "MapType"]
 KEYS = "*keys"  # the atom key standing for "the set of keys"
 
 
-class MapType(Type):
+class MapType(NodeType):
     """``dict[str, X]``: string keys to ``X``; its default snapshot is ``{}``."""
 
     is_complex = True
@@ -71,40 +71,8 @@ class MapType(Type):
         node._dirty = None
         return node
 
-    def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
-        if isinstance(value, Node):
-            if not self.accepts_node(value):
-                from mstlite.errors import ValidationError
-
-                raise ValidationError(
-                    f"cannot put a {value._type.name} at {_where(parent, key)!r}: expected "
-                    f"{self.name}"
-                )
-            value._attach_check(parent)
-            value._attach(parent, key, tx.journal)
-            return value
-        snapshot = self.normalize(value, _where(parent, key))
-        try:
-            return self.instantiate(snapshot, parent, key, parent._tree)
-        finally:
-            run_created_hooks()
-
-    def reconcile(self, old: Any, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
-        if isinstance(value, Node) or not isinstance(old, MapNode):
-            return self.to_stored(value, parent, key, tx)
-        snapshot = self.normalize(value, _where(parent, key))
-        return self.reconcile_normalized(old, snapshot, parent, key, tx)
-
-    def reconcile_normalized(
-        self, old: Any, snapshot: Any, parent: Node, key: Any, tx: Transaction
-    ) -> Any:
-        if isinstance(old, MapNode) and old._alive and old._type is self:
-            old._apply_normalized(snapshot, tx)
-            return old
-        try:
-            return self.instantiate(snapshot, parent, key, parent._tree)
-        finally:
-            run_created_hooks()
+    def can_reuse(self, old: Node, snapshot: Any) -> bool:
+        return old._type is self
 
 
 def _check_key(node: MapNode, key: str, value: Any) -> None:
@@ -214,10 +182,7 @@ class MapNode(Node, MutableMapping[str, Any]):
             elif value is None:
                 new = None
             else:
-                try:
-                    new = item.instantiate(value, self, key, self._tree)
-                finally:
-                    run_created_hooks()
+                new = item.instantiate_here(value, self, key)
         elif exists and item.is_complex and old is not None:
             new = item.reconcile(old, value, self, key, tx)
         else:

@@ -24,7 +24,7 @@ from mstlite._props import (
 from mstlite._runtime import RT, Transaction
 from mstlite._snapshot import FrozenDict, freeze
 from mstlite._tree import Tree
-from mstlite._types_base import MISSING, Type, _where, build_normalized, snapshot_of
+from mstlite._types_base import MISSING, NodeType, Type, build_normalized, snapshot_of
 from mstlite._types_scalar import IdentifierType
 from mstlite._types_util import MaybeType, OptionalType
 from mstlite.errors import TreeError
@@ -40,7 +40,7 @@ _HOOKS = ("after_create", "after_attach", "before_detach", "before_destroy")
 _RESERVED = {"create", "is_", "validate", "json_schema"}
 
 
-class ModelType(Type):
+class ModelType(NodeType):
     """The type of a Model class; its properties are compiled on first use."""
 
     is_complex = True
@@ -180,41 +180,8 @@ class ModelType(Type):
         if node._has_hooks:
             pending_created.append(node)
 
-    def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
-        if isinstance(value, Node):
-            if not isinstance(value, self.cls):
-                from mstlite.errors import ValidationError
-
-                raise ValidationError(
-                    f"cannot put a {value._type.name} node at {_where(parent, key)!r}: "
-                    f"expected a {self.name}"
-                )
-            value._attach_check(parent)
-            value._attach(parent, key, tx.journal)
-            return value
-        snapshot = self.normalize(value, _where(parent, key))
-        return self.instantiate_here(snapshot, parent, key)
-
-    def instantiate_here(self, snapshot: Any, parent: Node, key: Any) -> Any:
-        try:
-            node = self.instantiate(snapshot, parent, key, parent._tree)
-        finally:
-            run_created_hooks()
-        return node
-
-    def reconcile(self, old: Any, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
-        if isinstance(value, Node) or not isinstance(old, self.cls):
-            return self.to_stored(value, parent, key, tx)
-        snapshot = self.normalize(value, _where(parent, key))
-        return self.reconcile_normalized(old, snapshot, parent, key, tx)
-
-    def reconcile_normalized(
-        self, old: Any, snapshot: Any, parent: Node, key: Any, tx: Transaction
-    ) -> Any:
-        if isinstance(old, self.cls) and old._alive and self.same_identity(old, snapshot):
-            old._apply_normalized(snapshot, tx)
-            return old
-        return self.instantiate_here(snapshot, parent, key)
+    def can_reuse(self, old: Node, snapshot: Any) -> bool:
+        return isinstance(old, self.cls) and self.same_identity(old, snapshot)
 
     def same_identity(self, node: Model, snapshot: Any) -> bool:
         if type(node)._mst_type is not self:

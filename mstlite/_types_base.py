@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from mstlite._runtime import Transaction
     from mstlite._tree import Tree
 
-__all__ = ["MISSING", "IdentifierClashError", "Type", "build_normalized", "validation_error"]
+__all__ = [
+    "MISSING",
+    "IdentifierClashError",
+    "NodeType",
+    "Type",
+    "build_normalized",
+    "validation_error",
+]
 
 
 class IdentifierClashError(ValidationError, TreeError):
@@ -149,6 +156,10 @@ class Type:
         self, old: Any, snapshot: Any, parent: Node, key: Any, tx: Transaction
     ) -> Any:
         """Like ``reconcile`` for an already normalized snapshot."""
+        return self.instantiate_here(snapshot, parent, key)
+
+    def instantiate_here(self, snapshot: Any, parent: Node, key: Any) -> Any:
+        """``instantiate`` at ``parent[key]``, then run the new nodes' after_create hooks."""
         from mstlite._props import run_created_hooks
 
         try:
@@ -162,6 +173,45 @@ class Type:
 
     def contains_safe_references(self) -> bool:
         return False
+
+
+class NodeType(Type):
+    """A type whose values are nodes (models, arrays, maps): how slots store and reuse them.
+
+    Assigning a node attaches it (one parent); assigning a snapshot builds a new
+    node, or, when ``can_reuse`` says the old node is the same thing, applies the
+    snapshot to it in place (fine-grained patches, live references kept).
+    """
+
+    def can_reuse(self, old: Node, snapshot: Any) -> bool:
+        """Whether the live node ``old`` may take ``snapshot`` in place."""
+        raise NotImplementedError
+
+    def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
+        if isinstance(value, _Node):
+            if not self.accepts_node(value):
+                raise ValidationError(
+                    f"cannot put a {value._type.name} node at {_where(parent, key)!r}: "
+                    f"expected {self.name}"
+                )
+            value._attach_check(parent)
+            value._attach(parent, key, tx.journal)
+            return value
+        return self.instantiate_here(self.normalize(value, _where(parent, key)), parent, key)
+
+    def reconcile(self, old: Any, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
+        if isinstance(value, _Node):
+            return self.to_stored(value, parent, key, tx)
+        snapshot = self.normalize(value, _where(parent, key))
+        return self.reconcile_normalized(old, snapshot, parent, key, tx)
+
+    def reconcile_normalized(
+        self, old: Any, snapshot: Any, parent: Node, key: Any, tx: Transaction
+    ) -> Any:
+        if isinstance(old, _Node) and old._alive and self.can_reuse(old, snapshot):
+            old._apply_normalized(snapshot, tx)
+            return old
+        return self.instantiate_here(snapshot, parent, key)
 
 
 def build_normalized(kind: Type, normalized: Any, env: Mapping[str, Any] | None) -> Any:
