@@ -16,20 +16,24 @@ import asyncio
 import os
 import re
 import socket
+import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, final
+from typing import BinaryIO, TypeVar, final
 from urllib.parse import quote
 
 from aiohttp import hdrs, web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-__all__ = ["Fault", "ModelServer", "RequestRecord"]
+__all__ = ["Fault", "ModelServer", "RequestRecord", "ThreadedModelServer"]
+
+_T = TypeVar("_T")
 
 _BLOCK = 256 * 1024
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
@@ -400,3 +404,84 @@ def _requested_span(headers: Mapping[str, str], etag: str, modified: str) -> tup
         return None
     last = int(match[2]) if match[2] else 2**63
     return int(match[1]), last
+
+
+class ThreadedModelServer:
+    """A ``ModelServer`` running on a background thread with its own event loop.
+
+    For tests whose client is another process or a blocking call. Every method
+    may be called from the caller's thread; use it as a context manager (or
+    ``start()``/``close()``).
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="model-server")
+        self.server = ModelServer(directory)
+
+    def start(self) -> None:
+        self.thread.start()
+        self.call(self.server.start())
+
+    def __enter__(self) -> ThreadedModelServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def close(self) -> None:
+        try:
+            self.call(self.server.close())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=10)
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    def call(self, coroutine: Awaitable[_T], timeout: float = 30.0) -> _T:
+        async def wrapped() -> _T:
+            return await coroutine
+
+        future: Future[_T] = asyncio.run_coroutine_threadsafe(wrapped(), self.loop)
+        return future.result(timeout)
+
+    def do(self, function: Callable[[], _T]) -> _T:
+        """Run ``function()`` on the server's loop (where the server reads its faults)."""
+
+        async def wrapped() -> _T:
+            return function()
+
+        return self.call(wrapped())
+
+    def url_for(self, filename: str) -> str:
+        return self.server.url_for(filename)
+
+    def add_fault(self, filename: str, fault: Fault, *, times: int | None = 1) -> None:
+        self.do(lambda: self.server.add_fault(filename, fault, times=times))
+
+    def throttle(self, filename: str, bytes_per_second: float) -> None:
+        self.do(lambda: self.server.throttle(filename, bytes_per_second=bytes_per_second))
+
+    def clear_faults(self) -> None:
+        self.do(self.server.clear_faults)
+
+    def clear_requests(self) -> None:
+        self.do(self.server.requests.clear)
+
+    def requests_for(self, filename: str) -> list[RequestRecord]:
+        return self.do(lambda: self.server.requests_for(filename))
+
+    def bytes_sent(self, filename: str) -> int:
+        """Body bytes sent on the latest request for ``filename`` (throttled ones count)."""
+        records = self.requests_for(filename)
+        return records[-1].bytes_sent if records else 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -11,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +20,7 @@ from typing import Any
 import pytest
 
 from llmstore._gguf import read_gguf_header, write_gguf_file
-from llmstore.testing import ModelServer
+from llmstore.testing import ThreadedModelServer
 
 TIMEOUT = 60  # seconds, for every subprocess call
 MB = 1_000_000
@@ -48,26 +46,6 @@ class Served:
     files: dict[str, Path]
     sha256: dict[str, str]
     base_url: str
-
-
-class ThreadedModelServer:
-    """A ``ModelServer`` on its own event loop in a background thread."""
-
-    def __init__(self, directory: Path) -> None:
-        self.server = ModelServer(directory)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> ModelServer:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(TIMEOUT)
-        return self.server
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(TIMEOUT)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(TIMEOUT)
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ has a ``conftest`` of its own).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -19,19 +18,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import pytest
 
 from llmstore import ModelSpec
 from llmstore._gguf import write_gguf_file
-from llmstore.testing import Fault, ModelServer, RequestRecord
-
-T = TypeVar("T")
+from llmstore.testing import ThreadedModelServer as ThreadedServer
 
 WORKER = Path(__file__).with_name("pull_worker.py")
 #: what the store may leave behind besides model files: a resumable download
@@ -81,74 +77,6 @@ def make_model(directory: Path, key: str, *, size: int, seed: int = 0) -> Served
     """Write ``<key>.gguf`` (a valid GGUF file of ``size`` bytes) into ``directory``."""
     path = write_gguf_file(directory / f"{key}.gguf", size_bytes=size, seed=seed)
     return ServedModel(key, path, sha256_of(path), size)
-
-
-class ThreadedServer:
-    """A ``ModelServer`` running on a background thread with its own event loop.
-
-    Every method may be called from the test's thread (or from another loop).
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="model-server")
-        self.server = ModelServer(directory)
-
-    def start(self) -> None:
-        self.thread.start()
-        self.call(self.server.start())
-
-    def close(self) -> None:
-        try:
-            self.call(self.server.close())
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=10)
-            pending = asyncio.all_tasks(self.loop)
-            for task in pending:
-                task.cancel()
-            if pending:
-                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            self.loop.close()
-
-    def call(self, coroutine: Awaitable[T], timeout: float = 30.0) -> T:
-        async def wrapped() -> T:
-            return await coroutine
-
-        future: Future[T] = asyncio.run_coroutine_threadsafe(wrapped(), self.loop)
-        return future.result(timeout)
-
-    def do(self, function: Callable[[], T]) -> T:
-        """Run ``function()`` on the server's loop (where the server reads its faults)."""
-
-        async def wrapped() -> T:
-            return function()
-
-        return self.call(wrapped())
-
-    def url_for(self, filename: str) -> str:
-        return self.server.url_for(filename)
-
-    def add_fault(self, filename: str, fault: Fault, *, times: int | None = 1) -> None:
-        self.do(lambda: self.server.add_fault(filename, fault, times=times))
-
-    def throttle(self, filename: str, bytes_per_second: float) -> None:
-        self.do(lambda: self.server.throttle(filename, bytes_per_second=bytes_per_second))
-
-    def clear_faults(self) -> None:
-        self.do(self.server.clear_faults)
-
-    def clear_requests(self) -> None:
-        self.do(self.server.requests.clear)
-
-    def requests_for(self, filename: str) -> list[RequestRecord]:
-        return self.do(lambda: self.server.requests_for(filename))
-
-    def bytes_sent(self, filename: str) -> int:
-        """Body bytes sent on the latest request for ``filename`` (throttled ones count)."""
-        records = self.requests_for(filename)
-        return records[-1].bytes_sent if records else 0
 
 
 @pytest.fixture
