@@ -9,7 +9,6 @@ from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
 from mstlite._node import Node
-from mstlite._props import run_created_hooks
 from mstlite._runtime import RT, Transaction
 from mstlite._snapshot import FrozenDict
 from mstlite._types_base import NodeType, Type, snapshot_of
@@ -38,18 +37,8 @@ class MapType(NodeType):
     def default_snapshot(self) -> Any:
         return FrozenDict()
 
-    def accepts_node(self, node: Node) -> bool:
-        return isinstance(node, MapNode) and node._type is self
-
     def contains_safe_references(self) -> bool:
         return self.item.contains_safe_references()
-
-    def create_from_normalized(self, normalized: Any, env: Any) -> Any:
-        node = self.instantiate(normalized, None, None, None)
-        if env is not None:
-            node._tree.env = env
-        run_created_hooks()
-        return node
 
     def instantiate(self, snapshot: Any, parent: Node | None, key: Any, tree: Any) -> MapNode:
         node = MapNode.__new__(MapNode)
@@ -70,9 +59,6 @@ class MapType(NodeType):
             node._snaps = None
         node._dirty = None
         return node
-
-    def can_reuse(self, old: Node, snapshot: Any) -> bool:
-        return old._type is self
 
 
 def _check_key(node: MapNode, key: str, value: Any) -> None:

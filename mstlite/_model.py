@@ -138,13 +138,6 @@ class ModelType(NodeType):
     def accepts_node(self, node: Node) -> bool:
         return isinstance(node, self.cls)
 
-    def create_from_normalized(self, normalized: Any, env: Mapping[str, Any] | None) -> Any:
-        node = self.instantiate(normalized, None, None, None)
-        if env is not None:
-            node._tree.env = env
-        run_created_hooks()
-        return node
-
     def instantiate(self, snapshot: Any, parent: Node | None, key: Any, tree: Any) -> Any:
         node = self.cls.__new__(self.cls)
         self.setup(node, snapshot, parent, key, tree)

@@ -183,9 +183,21 @@ class NodeType(Type):
     snapshot to it in place (fine-grained patches, live references kept).
     """
 
+    def accepts_node(self, node: Node) -> bool:
+        return node._type is self
+
     def can_reuse(self, old: Node, snapshot: Any) -> bool:
         """Whether the live node ``old`` may take ``snapshot`` in place."""
-        raise NotImplementedError
+        return self.accepts_node(old)
+
+    def create_from_normalized(self, normalized: Any, env: Mapping[str, Any] | None) -> Any:
+        from mstlite._props import run_created_hooks
+
+        node = self.instantiate(normalized, None, None, None)
+        if env is not None:
+            node._tree.env = env
+        run_created_hooks()
+        return node
 
     def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
         if isinstance(value, _Node):
