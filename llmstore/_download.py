@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import re
@@ -24,6 +23,7 @@ from llmstore._partial import (
     partial_paths,
     write_sidecar,
 )
+from llmstore._persist import fsync_directory
 from llmstore.errors import (
     AuthenticationRequiredError,
     DiskFullError,
@@ -417,9 +417,4 @@ def _check_file(
 def _install(part: Path, dest: Path) -> None:
     """Move the verified ``part`` onto ``dest`` atomically and make the rename durable."""
     os.replace(part, dest)
-    with contextlib.suppress(OSError):  # directories cannot be opened on Windows
-        fd = os.open(dest.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_directory(dest.parent)

@@ -15,7 +15,14 @@ from typing import Any, Generic, TypeVar
 
 from llmstore.errors import StateFileError
 
-__all__ = ["FORMAT", "VERSION", "DebouncedSaver", "StateFile", "write_atomic"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "DebouncedSaver",
+    "StateFile",
+    "fsync_directory",
+    "write_atomic",
+]
 
 logger = logging.getLogger("llmstore")
 
@@ -44,12 +51,17 @@ def write_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-    with contextlib.suppress(OSError):  # directories cannot be opened on Windows
-        directory = os.open(path.parent, os.O_RDONLY)
+    fsync_directory(path.parent)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make renames in ``directory`` durable (best effort: Windows cannot open directories)."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(directory, os.O_RDONLY)
         try:
-            os.fsync(directory)
+            os.fsync(descriptor)
         finally:
-            os.close(directory)
+            os.close(descriptor)
 
 
 class StateFile:
