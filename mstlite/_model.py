@@ -18,13 +18,19 @@ from mstlite._props import (
     Prop,
     ReadProp,
     VolatileProp,
-    pending_created,
-    run_created_hooks,
 )
 from mstlite._runtime import RT, Transaction
 from mstlite._snapshot import FrozenDict, freeze
 from mstlite._tree import Tree
-from mstlite._types_base import MISSING, NodeType, Type, build_normalized, snapshot_of
+from mstlite._types_base import (
+    MISSING,
+    NodeType,
+    Type,
+    build_normalized,
+    pending_created,
+    run_created_hooks,
+    snapshot_of,
+)
 from mstlite._types_scalar import IdentifierType
 from mstlite._types_util import MaybeType, OptionalType
 from mstlite.errors import TreeError

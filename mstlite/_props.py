@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from mstlite._reactivity import Computed
-from mstlite._runtime import RT, run_in_transaction
+from mstlite._runtime import RT
 
 if TYPE_CHECKING:
     from mstlite._model import Model
@@ -15,21 +15,6 @@ if TYPE_CHECKING:
 __all__ = ["ComputedProp", "Prop", "ReadProp", "VolatileProp", "computed", "volatile"]
 
 T = TypeVar("T")
-
-# Nodes created by the running build whose after_create hook is still to run.
-pending_created: list[Model] = []
-
-
-def run_created_hooks() -> None:
-    """Run ``after_create`` of the nodes just built, children first, as actions."""
-    if not pending_created:
-        return
-    nodes = pending_created[:]
-    pending_created.clear()
-    for node in nodes:  # built children first, so children run before parents
-        hook = getattr(node, "after_create", None)
-        if hook is not None and node._alive:
-            run_in_transaction(hook)
 
 
 class Prop:

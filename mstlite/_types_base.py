@@ -18,6 +18,7 @@ from pydantic_core import CoreSchema, SchemaValidator
 from pydantic_core import core_schema as cs
 
 from mstlite._node import Node as _Node
+from mstlite._runtime import run_in_transaction
 from mstlite._snapshot import FrozenDict, FrozenList, thaw
 from mstlite.errors import TreeError, ValidationError
 
@@ -32,6 +33,8 @@ __all__ = [
     "NodeType",
     "Type",
     "build_normalized",
+    "pending_created",
+    "run_created_hooks",
     "validation_error",
 ]
 
@@ -41,6 +44,22 @@ class IdentifierClashError(ValidationError, TreeError):
 
     Both errors at once: the snapshot is invalid, for a reason only the tree sees.
     """
+
+
+# Nodes created by the running build whose after_create hook is still to run.
+pending_created: list[Node] = []
+
+
+def run_created_hooks() -> None:
+    """Run ``after_create`` of the nodes just built, children first, as actions."""
+    if not pending_created:
+        return
+    nodes = pending_created[:]
+    pending_created.clear()
+    for node in nodes:  # built children first, so children run before parents
+        hook = getattr(node, "after_create", None)
+        if hook is not None and node._alive:
+            run_in_transaction(hook)
 
 
 class _Missing:
@@ -160,8 +179,6 @@ class Type:
 
     def instantiate_here(self, snapshot: Any, parent: Node, key: Any) -> Any:
         """``instantiate`` at ``parent[key]``, then run the new nodes' after_create hooks."""
-        from mstlite._props import run_created_hooks
-
         try:
             return self.instantiate(snapshot, parent, key, parent._tree)
         finally:
@@ -191,8 +208,6 @@ class NodeType(Type):
         return self.accepts_node(old)
 
     def create_from_normalized(self, normalized: Any, env: Mapping[str, Any] | None) -> Any:
-        from mstlite._props import run_created_hooks
-
         node = self.instantiate(normalized, None, None, None)
         if env is not None:
             node._tree.env = env
@@ -234,8 +249,6 @@ def build_normalized(kind: Type, normalized: Any, env: Mapping[str, Any] | None)
     The half-built nodes are dropped before their ``after_create`` hooks run,
     so nothing was built when this raises.
     """
-    from mstlite._props import pending_created
-
     built = len(pending_created)
     # Building allocates many objects that all stay alive: the cyclic collector
     # would scan them again and again for nothing (about 2/3 of the time at 100k
