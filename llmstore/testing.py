@@ -469,7 +469,7 @@ class ThreadedModelServer:
     def add_fault(self, filename: str, fault: Fault, *, times: int | None = 1) -> None:
         self.do(lambda: self.server.add_fault(filename, fault, times=times))
 
-    def throttle(self, filename: str, bytes_per_second: float) -> None:
+    def throttle(self, filename: str, *, bytes_per_second: float) -> None:
         self.do(lambda: self.server.throttle(filename, bytes_per_second=bytes_per_second))
 
     def clear_faults(self) -> None:

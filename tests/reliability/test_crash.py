@@ -122,7 +122,7 @@ def test_sigkill_leaves_a_consistent_store_that_a_later_pull_completes(
 ) -> None:
     url = threaded_server.url_for(served.filename)
     asyncio.run(_save_initial_state(models_dir, served, url))
-    threaded_server.throttle(served.filename, RATE)
+    threaded_server.throttle(served.filename, bytes_per_second=RATE)
     worker = start_worker(
         models_dir=str(models_dir),
         catalog=[helpers.spec_data(served.spec(url))],

@@ -29,7 +29,7 @@ def served(served_dir: Path, helpers: Helpers) -> ServedModel:
 
 @pytest.fixture
 def url(served: ServedModel, threaded_server: ThreadedServer) -> str:
-    threaded_server.throttle(served.filename, RATE)
+    threaded_server.throttle(served.filename, bytes_per_second=RATE)
     return threaded_server.url_for(served.filename)
 
 

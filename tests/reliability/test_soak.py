@@ -151,7 +151,7 @@ def test_download_cancel_delete_cycles_leak_nothing(
     models: dict[str, ServedModel],
     threaded_server: ThreadedServer,
 ) -> None:
-    threaded_server.throttle("slow.gguf", SLOW_RATE)
+    threaded_server.throttle("slow.gguf", bytes_per_second=SLOW_RATE)
     catalog = [served.spec(threaded_server.url_for(served.filename)) for served in models.values()]
 
     async def soak() -> dict[str, tuple[int, int]]:
