@@ -3,9 +3,15 @@
 Typed model trees, actions as transactions, computed views, reactions,
 immutable structurally shared snapshots, JSON patches with inverses,
 middleware, async actions (flows), undo and reactivex observables.
+
+The submodules ``mstlite.rx``, ``mstlite.patch``, ``mstlite.undo`` and
+``mstlite.typing`` are attributes of the package too (``mstlite.rx.observe``),
+imported on first use, so ``import mstlite`` does not import reactivex.
 """
 
 from __future__ import annotations
+
+import typing as _typing
 
 from mstlite import types
 from mstlite._action import action
@@ -64,6 +70,15 @@ from mstlite.errors import (
     TreeError,
     ValidationError,
 )
+
+if _typing.TYPE_CHECKING:
+    from types import ModuleType
+
+    # What __getattr__ below returns, spelled so type checkers see the attributes.
+    from mstlite import patch as patch
+    from mstlite import rx as rx
+    from mstlite import typing as typing
+    from mstlite import undo as undo
 
 __all__ = [
     "ActionContext",
@@ -128,3 +143,23 @@ __all__ = [
     "walk",
     "when",
 ]
+
+# Loaded on first attribute access rather than here: rx imports reactivex, which
+# a program that never observes should not pay for. They stay out of __all__ so
+# that ``from mstlite import *`` does not import them either.
+_LAZY_SUBMODULES = frozenset({"patch", "rx", "typing", "undo"})
+
+
+def __getattr__(name: str) -> ModuleType:
+    """Import ``mstlite.rx``, ``.patch``, ``.undo`` or ``.typing`` on first access."""
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        # import_module also binds the submodule on the package, so this runs once.
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names, the lazily imported submodules included."""
+    return sorted({*globals(), *_LAZY_SUBMODULES})
