@@ -121,7 +121,6 @@ def check_filename(filename: str) -> None:
         raise ValueError(f"{filename!r} ends like a temporary file of the store; rename it")
 
 
-#: The original app's catalog: Llama 3.2 Instruct, Q4_K_M GGUF, from hugging-quants.
 DEFAULT_CATALOG: tuple[ModelSpec, ...] = (
     ModelSpec.from_huggingface(
         "1B",
@@ -140,6 +139,8 @@ DEFAULT_CATALOG: tuple[ModelSpec, ...] = (
         sha256="c55a83bfb6396799337853ca69918a0b9bbb2917621078c34570bc17d20fd7a1",
     ),
 )
+"""The original app's catalog: Llama 3.2 1B and 3B Instruct, Q4_K_M GGUF, from hugging-quants,
+with their exact sizes and sha256."""
 
 
 def catalog_from_data(data: Any, *, source: str = "catalog") -> list[ModelSpec]:

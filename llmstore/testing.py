@@ -420,6 +420,7 @@ class ThreadedModelServer:
         self.server = ModelServer(directory)
 
     def start(self) -> None:
+        """Start the loop's thread and the server on it; wait until it listens."""
         self.thread.start()
         self.call(self.server.start())
 
@@ -432,9 +433,11 @@ class ThreadedModelServer:
 
     @property
     def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``; raises ``RuntimeError`` before :meth:`start`."""
         return self.server.base_url
 
     def close(self) -> None:
+        """Stop the server, then its loop and thread; tasks still pending are cancelled."""
         try:
             self.call(self.server.close())
         finally:
@@ -449,6 +452,11 @@ class ThreadedModelServer:
             self.loop.close()
 
     def call(self, coroutine: Awaitable[_T], timeout: float = 30.0) -> _T:
+        """Await ``coroutine`` on the server's loop and return its result.
+
+        Raises what the coroutine raises, or ``TimeoutError`` after ``timeout`` seconds.
+        """
+
         async def wrapped() -> _T:
             return await coroutine
 
@@ -464,21 +472,27 @@ class ThreadedModelServer:
         return self.call(wrapped())
 
     def url_for(self, filename: str) -> str:
+        """The URL that serves ``filename`` from the directory."""
         return self.server.url_for(filename)
 
     def add_fault(self, filename: str, fault: Fault, *, times: int | None = 1) -> None:
+        """As :meth:`ModelServer.add_fault`, from any thread."""
         self.do(lambda: self.server.add_fault(filename, fault, times=times))
 
     def throttle(self, filename: str, *, bytes_per_second: float) -> None:
+        """Serve ``filename`` no faster than ``bytes_per_second`` from now on."""
         self.do(lambda: self.server.throttle(filename, bytes_per_second=bytes_per_second))
 
     def clear_faults(self) -> None:
+        """Forget the queued faults of every file."""
         self.do(self.server.clear_faults)
 
     def clear_requests(self) -> None:
+        """Empty the request log."""
         self.do(self.server.requests.clear)
 
     def requests_for(self, filename: str) -> list[RequestRecord]:
+        """The requests received for ``filename``, in order."""
         return self.do(lambda: self.server.requests_for(filename))
 
     def bytes_sent(self, filename: str) -> int:

@@ -52,18 +52,18 @@ __all__ = [
     "union",
 ]
 
-#: ``str``
 string: Type = to_type(str)
-#: ``int`` (``bool`` is rejected)
+"""``str``, as the annotation ``str``."""
 integer: Type = to_type(int)
-#: ``float`` (``int`` is accepted)
+"""``int``, as the annotation ``int``: ``bool`` is rejected."""
 number: Type = to_type(float)
-#: ``bool``
+"""``float``, as the annotation ``float``: an ``int`` is accepted."""
 boolean: Type = to_type(bool)
-#: ``datetime``, snapshotted as an ISO 8601 string
+"""``bool``, as the annotation ``bool``."""
 datetime: Type = DateTimeType()
-#: an identifier string, unique per model type within a tree
+"""A ``datetime.datetime``, held in snapshots as an ISO 8601 string."""
 identifier: Type = IdentifierType()
+"""An identifier string, unique per model type within a tree (the annotation ``Identifier``)."""
 
 
 def model(
