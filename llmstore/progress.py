@@ -32,7 +32,7 @@ class ProgressEvent:
 
 @final
 class ProgressTracker:
-    """Turn a stream of byte counts into :class:`ProgressEvent` values.
+    """Turn a stream of byte counts into ``ProgressEvent`` values.
 
     Speed is measured over a sliding time window (``window`` seconds), so it
     follows changes quickly without jumping on every chunk, and is 0 until two

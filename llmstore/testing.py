@@ -2,7 +2,7 @@
 
 ``ModelServer`` serves the files of a directory on 127.0.0.1 with correct
 ``Range``, ``If-Range`` and ``ETag`` handling, logs every request, and can be
-told at run time to misbehave for a file (see :class:`Fault`)::
+told at run time to misbehave for a file (see ``Fault``):
 
     async with ModelServer(tmp_path) as server:
         server.add_fault("m.gguf", Fault(drop_after=1000))  # next request only
@@ -108,7 +108,7 @@ class _Scheduled:
 class ModelServer:
     """An aiohttp server on 127.0.0.1 (random port) serving ``directory``.
 
-    Use as an async context manager, or call :meth:`start` and :meth:`close`.
+    Use as an async context manager, or call ``start()`` and ``close()``.
     With ``token`` set, every request needs ``Authorization: Bearer <token>``
     (401 without one, 403 with a wrong one); ``token`` may be changed at any
     time. ``requests`` lists every request received, in order.
@@ -167,7 +167,7 @@ class ModelServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``; raises ``RuntimeError`` before :meth:`start`."""
+        """``http://127.0.0.1:<port>``; raises ``RuntimeError`` before ``start()``."""
         if self._port is None:
             raise RuntimeError("ModelServer is not started")
         return f"http://127.0.0.1:{self._port}"
@@ -433,7 +433,7 @@ class ThreadedModelServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``; raises ``RuntimeError`` before :meth:`start`."""
+        """``http://127.0.0.1:<port>``; raises ``RuntimeError`` before ``start()``."""
         return self.server.base_url
 
     def close(self) -> None:
@@ -476,7 +476,7 @@ class ThreadedModelServer:
         return self.server.url_for(filename)
 
     def add_fault(self, filename: str, fault: Fault, *, times: int | None = 1) -> None:
-        """As :meth:`ModelServer.add_fault`, from any thread."""
+        """As ``ModelServer.add_fault``, from any thread."""
         self.do(lambda: self.server.add_fault(filename, fault, times=times))
 
     def throttle(self, filename: str, *, bytes_per_second: float) -> None:

@@ -15,8 +15,8 @@ class ModelStatus(enum.StrEnum):
 
     IDLE = "idle"
     DOWNLOADING = "downloading"
-    #: verifying the file (size, sha256, GGUF header) and running the loader hook
     INITIALIZING = "initializing"
+    """Verifying the file (size, sha256, GGUF header) and running the loader hook."""
     READY = "ready"
     ERROR = "error"
 
@@ -26,15 +26,15 @@ class ModelInfo(Model):
 
     key: Identifier
     display_name: str = ""
-    #: the local file once downloaded, else None
     path: str | None = None
+    """The local file once downloaded, else None."""
     status: ModelStatus = ModelStatus.IDLE
-    #: 0 to 100
     progress: float = 0.0
+    """Download progress, 0 to 100."""
     error: str | None = None
     size_bytes: int | None = None
-    #: True for a .gguf found in the models dir that is not in the catalog
     local_only: bool = False
+    """True for a ``.gguf`` found in the models dir that is not in the catalog."""
 
     @action
     def set_status(
