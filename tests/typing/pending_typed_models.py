@@ -46,6 +46,7 @@ def missed_mistakes(store: Store, todo: Todo) -> None:
     Todo(idd="x")
     # B. Item 2: snapshots are not typed per model.
     Store.create({"todoz": []})
+    Store.create({"todos": [{"id": 1}]})  # the README's last line: a ValidationError at run time
     _snapshot: int = get_snapshot(store)
     # B. Item 2: tree functions and type objects return Any.
     _parent: int = get_parent(todo)
