@@ -16,8 +16,23 @@ from reactivex import Observable
 
 import mstlite
 from llmstore import LLMStore, ModelInfo, ProgressEvent, create_llm_store_default_model
-from mstlite import Identifier, Model, Ref, action, computed, get_snapshot, on_patch
-from mstlite.typing import Patch
+from mstlite import (
+    Identifier,
+    Model,
+    Ref,
+    action,
+    clone,
+    computed,
+    get_env,
+    get_parent,
+    get_root,
+    get_snapshot,
+    on_patch,
+    record_patches,
+    resolve_identifier,
+    types,
+)
+from mstlite.typing import JSONValue, Patch
 
 
 class Todo(Model):
@@ -81,6 +96,22 @@ def reactivity(store: Store) -> None:
     history.undo()
     replayed = mstlite.patch.apply({"done": False}, [{"op": "replace", "path": "/done", "value": True}])
     print(replayed)
+
+
+def tree_functions_today(store: Store, todo: Todo) -> None:
+    """What the tree functions give a checker today; item 2 narrows the Any ones,
+    and then these assert_type lines fail and are updated."""
+    assert_type(clone(todo), Todo)
+    assert_type(record_patches(store).patches, list[Patch])
+    assert_type(mstlite.rx.patches(store), Observable[Any])
+    assert_type(mstlite.rx.snapshots(store), Observable[Any])
+    assert_type(mstlite.rx.actions(store), Observable[dict[str, Any]])
+    assert_type(mstlite.patch.apply({}, []), JSONValue)
+    assert_type(get_parent(todo), Any)
+    assert_type(get_root(todo), Any)
+    assert_type(get_env(store), Any)
+    assert_type(resolve_identifier(Todo, store, "a"), Any)
+    assert_type(types.array(Todo).create(), Any)
 
 
 async def llmstore_example() -> None:
