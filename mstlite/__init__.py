@@ -150,14 +150,18 @@ __all__ = [
 _LAZY_SUBMODULES = frozenset({"patch", "rx", "typing", "undo"})
 
 
-def __getattr__(name: str) -> ModuleType:
-    """Import ``mstlite.rx``, ``.patch``, ``.undo`` or ``.typing`` on first access."""
-    if name in _LAZY_SUBMODULES:
-        import importlib
+if not _typing.TYPE_CHECKING:
+    # Hidden from type checkers: a visible module __getattr__ would make every
+    # misspelled name (mstlite.obsreve) type-check; they see the imports above.
 
-        # import_module also binds the submodule on the package, so this runs once.
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> ModuleType:
+        """Import ``mstlite.rx``, ``.patch``, ``.undo`` or ``.typing`` on first access."""
+        if name in _LAZY_SUBMODULES:
+            import importlib
+
+            # import_module also binds the submodule on the package, so this runs once.
+            return importlib.import_module(f"{__name__}.{name}")
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

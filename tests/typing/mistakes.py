@@ -58,3 +58,5 @@ def mistakes(store: Store, todo: Todo) -> None:
     _copy: Store = clone(todo)  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
     on_patch(todo, lambda patch: None)  # type: ignore[misc, arg-type]  # pyright: ignore[reportArgumentType]
     mstlite.undo.UndoManager(store).undo(1)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    mstlite.rxx  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
+    mstlite.Modle  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]

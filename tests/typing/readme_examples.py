@@ -96,6 +96,9 @@ def reactivity(store: Store) -> None:
     history.undo()
     replayed = mstlite.patch.apply({"done": False}, [{"op": "replace", "path": "/done", "value": True}])
     print(replayed)
+    # The four lazily imported submodules are attributes of mstlite to a checker too.
+    patch: mstlite.typing.Patch = {"op": "remove", "path": "/todos/0"}
+    assert_type(mstlite.patch.apply(replayed, patch), mstlite.typing.JSONValue)
 
 
 def tree_functions_today(store: Store, todo: Todo) -> None:
