@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from llmstore import __version__
 from llmstore._files import model_path
 from llmstore._gguf import read_gguf_header
 from llmstore._lock import LockBusyError, hold_lock, lock_path, try_remove_lock
@@ -53,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Manage local language-model files.",
         epilog="Exit codes: 0 success, 1 failure, 2 bad usage or unknown model, "
         "130 interrupted (Ctrl-C or SIGTERM).",
+    )
+    parser.add_argument(
+        "--version", "-V", action="version", version=f"llmstore {__version__}"
     )
     parser.add_argument(
         "--models-dir",

@@ -7,6 +7,9 @@ middleware, async actions (flows), undo and reactivex observables.
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
+
 from mstlite import types
 from mstlite._action import action
 from mstlite._annotations import Frozen, Identifier, Ref, SafeRef, refine
@@ -128,3 +131,8 @@ __all__ = [
     "walk",
     "when",
 ]
+
+try:
+    __version__: str = _version("mstlite")
+except _PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
