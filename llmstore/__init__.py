@@ -14,6 +14,7 @@ from llmstore.catalog import DEFAULT_CATALOG, ModelSpec, load_catalog
 from llmstore.errors import (
     AuthenticationRequiredError,
     CatalogError,
+    ConfigError,
     DiskFullError,
     DownloadCancelledError,
     DownloadError,
@@ -38,6 +39,7 @@ __all__ = [
     "DEFAULT_CATALOG",
     "AuthenticationRequiredError",
     "CatalogError",
+    "ConfigError",
     "DiskFullError",
     "DownloadCancelledError",
     "DownloadError",

@@ -55,9 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 success, 1 failure, 2 bad usage or unknown model, "
         "130 interrupted (Ctrl-C or SIGTERM).",
     )
-    parser.add_argument(
-        "--version", "-V", action="version", version=f"llmstore {__version__}"
-    )
+    parser.add_argument("--version", "-V", action="version", version=f"llmstore {__version__}")
     parser.add_argument(
         "--models-dir",
         metavar="DIR",
