@@ -103,10 +103,13 @@ class ProgressTracker:
     def stalled(self, seconds: float) -> ProgressEvent:
         """The event for a transfer that has received nothing for ``seconds``.
 
-        Its speed is 0 and its ETA unknown.
+        Its speed is 0 and its ETA unknown; the speed window starts again from
+        now, so the speed after the stall is not dragged down by it.
         """
         samples = self._samples
         done = samples[-1][1] if samples else 0
+        samples.clear()
+        samples.append((self._clock(), done))
         event = self._event(done, False)
         return replace(event, bytes_per_second=0.0, eta_seconds=None, stalled_seconds=seconds)
 
