@@ -54,6 +54,15 @@ def _store(models_dir: Path, catalog: list[ModelSpec], **options: Any) -> LLMSto
     return create_llm_store_default_model(models_dir=models_dir, catalog=catalog, **options)
 
 
+def _served(tmp_path: Path, *keys: str) -> Path:
+    """A directory for the server, with a GGUF model file for each of ``keys``."""
+    served = tmp_path / "served"
+    served.mkdir()
+    for seed, key in enumerate(keys, start=1):
+        write_gguf_file(served / f"{key}.gguf", size_bytes=SIZE, seed=seed)
+    return served
+
+
 def _error(store: LLMStore) -> tuple[str | None, str | None, str | None]:
     return store.error, store.error_operation, store.error_key
 
@@ -61,9 +70,7 @@ def _error(store: LLMStore) -> tuple[str | None, str | None, str | None]:
 def test_a_failed_download_sets_the_store_error_until_that_model_downloads(
     tmp_path: Path,
 ) -> None:
-    served = tmp_path / "served"
-    served.mkdir()
-    write_gguf_file(served / "b.gguf", size_bytes=SIZE, seed=2)
+    served = _served(tmp_path, "b")
 
     async def main() -> None:
         async with ModelServer(served) as server:
@@ -91,9 +98,7 @@ def test_a_failed_download_sets_the_store_error_until_that_model_downloads(
 def test_a_failed_verification_is_a_verify_error_and_clear_error_forgets_it(
     tmp_path: Path,
 ) -> None:
-    served = tmp_path / "served"
-    served.mkdir()
-    write_gguf_file(served / "a.gguf", size_bytes=SIZE, seed=1)
+    served = _served(tmp_path, "a")
 
     async def main() -> None:
         async with ModelServer(served) as server:
@@ -111,8 +116,7 @@ def test_a_failed_verification_is_a_verify_error_and_clear_error_forgets_it(
 
 
 def test_a_persisted_error_is_restored_while_it_still_holds(tmp_path: Path) -> None:
-    served = tmp_path / "served"
-    served.mkdir()
+    served = _served(tmp_path)
     models_dir = tmp_path / "models"
 
     async def main() -> None:
@@ -134,9 +138,7 @@ def test_a_persisted_error_is_restored_while_it_still_holds(tmp_path: Path) -> N
 
 
 def test_backgrounding_cancels_without_an_error(tmp_path: Path) -> None:
-    served = tmp_path / "served"
-    served.mkdir()
-    write_gguf_file(served / "a.gguf", size_bytes=SIZE, seed=1)
+    served = _served(tmp_path, "a")
 
     async def main() -> None:
         async with ModelServer(served) as server:
