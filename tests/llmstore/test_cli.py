@@ -718,3 +718,14 @@ def test_a_stall_shows_in_piped_progress_and_is_recovered(cli: Cli) -> None:
     assert any(line.startswith("fast: receiving again at ") for line in lines)
     bad = cli.run("--stall-timeout", "0", "list")
     assert bad.returncode == 2 and "expected a positive number of seconds" in bad.stderr
+
+
+@needs_terminal
+def test_a_stall_shows_in_the_progress_bar_on_a_terminal(cli: Cli) -> None:
+    from llmstore.testing import Fault
+
+    cli.served.server.add_fault("fast.gguf", Fault(stall_after=1_000_000, stall_seconds=30))
+    exit_code, text = _in_terminal(cli, "--stall-timeout", "2", "pull", "fast")
+    assert exit_code == 0, text
+    assert re.search(r"fast \(stalled \ds\)", text), text
+    assert "fast: ready at" in text

@@ -69,3 +69,45 @@ def test_a_gguf_failure_names_the_url_not_the_deleted_part_file(tmp_path: Path) 
     assert ".part" not in message
     assert message.startswith("the file downloaded from http://127.0.0.1:")
     assert "is not a GGUF model file" in message
+
+
+def test_a_plain_http_server_announcing_another_size_is_refused_on_its_headers(
+    tmp_path: Path,
+) -> None:
+    """``python -m http.server`` (no Range): its Content-Length is checked before the body."""
+    import subprocess
+    import sys
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "m.gguf").write_bytes(bytes(SIZE))
+    server = subprocess.Popen(
+        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
+         "--directory", str(served)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        banner = server.stdout.readline()  # Serving HTTP on 127.0.0.1 port N (...)
+        port = int(re.search(r"port (\d+)", banner)[1])  # type: ignore[index]
+        url = f"http://127.0.0.1:{port}/m.gguf"
+
+        async def main() -> str:
+            async with open_session(sock_read=5) as session:
+                with pytest.raises(VerificationError) as caught:
+                    await download_file(
+                        session, url, tmp_path / "out" / "m.gguf", expected_size=SIZE + 1
+                    )
+                return str(caught.value)
+
+        message = asyncio.run(main())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()
+    assert message == (
+        f"{url} announces {SIZE} bytes (Content-Length) but the catalog says {SIZE + 1}; "
+        "the catalog entry or the URL is wrong"
+    )
+    assert list((tmp_path / "out").iterdir()) == []
