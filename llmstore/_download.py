@@ -16,6 +16,14 @@ import aiohttp
 from aiohttp import hdrs
 
 from llmstore._hashing import HashingWriter, _raise_disk_full
+from llmstore._http import (
+    Answer,
+    RetryableError,
+    check_status,
+    content_range_total,
+    describe_error,
+    get,
+)
 from llmstore._partial import (
     PartialState,
     discard_partial,
@@ -24,13 +32,8 @@ from llmstore._partial import (
     write_sidecar,
 )
 from llmstore._persist import fsync_directory
-from llmstore.errors import (
-    AuthenticationRequiredError,
-    DiskFullError,
-    DownloadError,
-    HTTPStatusError,
-    VerificationError,
-)
+from llmstore._stall import StallWatch
+from llmstore.errors import DiskFullError, DownloadError, VerificationError
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -44,7 +47,6 @@ DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 ProgressCallback: TypeAlias = Callable[[int, int | None], None]
 """Called as ``on_progress(bytes_done, total)``; ``total`` is ``None`` while unknown."""
 
-_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _MAX_DELAY = 30.0
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -95,13 +97,16 @@ async def download_file(
     sha256: str | None = None,
     min_size: int = 0,
     on_progress: ProgressCallback | None = None,
+    on_stall: Callable[[float], None] | None = None,
     token: str | None = None,
+    token_withheld: bool = False,
     headers: Mapping[str, str] | None = None,
     verify: Callable[[Path], None] | None = None,
     retries: int = 5,
     backoff: float = 0.5,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_redirects: int = 10,
+    stall_timeout: float | None = 20.0,
 ) -> DownloadResult:
     """Download ``url`` to ``dest`` atomically, resuming and verifying; return the result.
 
@@ -110,7 +115,15 @@ async def download_file(
     bodies, read timeouts and 408/429/5xx answers are retried up to
     ``retries`` times in a row (a retry that made progress resets the count)
     with exponential backoff and jitter, resuming with ``Range``/``If-Range``.
-    A ``.part`` left by an earlier process for the same URL is resumed too.
+    A connection that sends no byte for ``stall_timeout`` seconds (None: no
+    limit but the session's) is dropped and resumed the same way, counted as
+    a retry; while no byte comes, ``on_stall(seconds)`` is called about once
+    a second. A ``.part`` left by an earlier process for the same URL is
+    resumed too. ``token`` is sent as a bearer token to ``url``'s origin only,
+    never across a redirect to another one; ``token_withheld`` says the caller
+    has a token it chose not to send (it words the 401 message).
+    A ``Content-Length`` (200) or ``Content-Range`` size (206) other than
+    ``expected_size`` fails before the body is read.
     Once complete the file is checked (at least ``min_size`` bytes, exactly
     ``expected_size`` and ``sha256`` when given, then ``verify(path)`` in a
     thread), fsynced and renamed onto ``dest``.
@@ -136,18 +149,22 @@ async def download_file(
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     request_headers = {**(headers or {}), hdrs.ACCEPT_ENCODING: "identity"}
-    if token:
-        request_headers[hdrs.AUTHORIZATION] = f"Bearer {token}"
-    job = _Download(
-        session, url, dest, request_headers, expected_size, chunk_size, max_redirects, on_progress
-    )
+    request_headers.pop(hdrs.AUTHORIZATION, None)  # only ever as `token`, scoped to its origin
+    job = _Download(session, url, dest, request_headers, expected_size, chunk_size)
+    job.max_redirects, job.on_progress, job.on_stall = max_redirects, on_progress, on_stall
+    job.token, job.token_withheld, job.stall_timeout = token, token_withheld, stall_timeout
     try:
         await job.transfer(retries, backoff)
         size, digest = await job.writer.finish()
         _check_file(url, size, digest, expected_size, sha256, min_size)
         part, _ = partial_paths(dest)
         if verify is not None:
-            await asyncio.to_thread(verify, part)
+            try:
+                await asyncio.to_thread(verify, part)
+            except VerificationError as error:
+                # The .part is deleted below: name what the user knows instead.
+                text = str(error).replace(str(part), f"the file downloaded from {url}")
+                raise VerificationError(text) from None
         # Synchronous on purpose: a cancel must not land between the rename
         # and our bookkeeping (the file would be installed yet reported cancelled).
         _install(part, dest)
@@ -166,14 +183,7 @@ async def download_file(
     return DownloadResult(path=dest, size=size, sha256=digest)
 
 
-class _Retry(Exception):
-    """An attempt failed in a way worth retrying."""
-
-    def __init__(self, message: str, retry_after: float = 0.0) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
+_Retry = RetryableError
 _TRANSIENT = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError, _Retry)
 
 
@@ -189,8 +199,6 @@ class _Download:
         headers: dict[str, str],
         expected_size: int | None,
         chunk_size: int,
-        max_redirects: int,
-        on_progress: ProgressCallback | None,
     ) -> None:
         self.session = session
         self.url = url
@@ -198,8 +206,12 @@ class _Download:
         self.headers = headers
         self.expected_size = expected_size
         self.chunk_size = chunk_size
-        self.max_redirects = max_redirects
-        self.on_progress = on_progress
+        self.max_redirects = 10
+        self.on_progress: ProgressCallback | None = None
+        self.on_stall: Callable[[float], None] | None = None
+        self.token: str | None = None
+        self.token_withheld = False
+        self.stall_timeout: float | None = None
         self.part, self.sidecar = partial_paths(dest)
         self.writer = HashingWriter(self.part, batch_size=chunk_size)
         self.state = PartialState(url=url, total=expected_size)
@@ -224,7 +236,9 @@ class _Download:
             except _TRANSIENT as exc:
                 error: BaseException = exc
             except aiohttp.ClientError as exc:  # a bad URL, an unparsable answer, ...
-                raise DownloadError(f"cannot download {self.url}: {exc}") from exc
+                raise DownloadError(
+                    f"cannot download {self.url}: {describe_error(exc)}; check the URL"
+                ) from exc
             if self.writer.size > furthest:
                 # A flaky link that keeps making progress is not failing; bytes
                 # received again after a restart from zero are no progress.
@@ -232,7 +246,8 @@ class _Download:
             failures += 1
             if failures > retries:
                 raise DownloadError(
-                    f"giving up on {self.url} after {retries} retries: {_describe(error)}"
+                    f"giving up on {self.url} after {retries} retries: {_describe(error)}; "
+                    "check the network and the server, then pull again"
                 ) from error
             delay = min(_MAX_DELAY, backoff * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
             retry_after = error.retry_after if isinstance(error, _Retry) else 0.0
@@ -246,43 +261,47 @@ class _Download:
             validator = self.state.etag or self.state.last_modified
             if validator and not validator.startswith("W/"):  # If-Range needs a strong one
                 headers[hdrs.IF_RANGE] = validator
-        try:
-            async with self.session.get(
-                self.url, headers=headers, max_redirects=self.max_redirects
-            ) as response:
-                await self._receive(response, offset)
-        except aiohttp.TooManyRedirects as exc:
-            raise DownloadError(
-                f"{self.url} redirected more than {self.max_redirects} times "
-                "(a redirect loop?); check the URL"
-            ) from exc
-        except (
-            aiohttp.InvalidUrlRedirectClientError,
-            aiohttp.NonHttpUrlRedirectClientError,
-        ) as exc:
-            raise DownloadError(
-                f"{self.url} redirected to {exc}, which is not an http(s) URL; refusing to follow"
-            ) from exc
+        with StallWatch(self.stall_timeout, self.on_stall) as watch:
+            try:
+                answer = await get(
+                    self.session,
+                    self.url,
+                    headers,
+                    token=self.token,
+                    max_redirects=self.max_redirects,
+                    watch=watch,
+                )
+                try:
+                    await self._receive(answer, offset, watch)
+                except BaseException:
+                    answer.response.close()
+                    raise
+                answer.response.release()
+            except asyncio.CancelledError:
+                if not watch.claim():
+                    raise
+                raise _Retry(f"no data for {self.stall_timeout:g} s (stalled)") from None
 
-    async def _receive(self, response: aiohttp.ClientResponse, offset: int) -> None:
-        self._check_status(response)
+    async def _receive(self, answer: Answer, offset: int, watch: StallWatch) -> None:
+        response = answer.response
+        check_status(answer, self.url, token_withheld=self.token_withheld)
         if response.status == 416:
-            full = _content_range_total(response.headers.get(hdrs.CONTENT_RANGE, ""))
+            full = content_range_total(response.headers.get(hdrs.CONTENT_RANGE, ""))
             if offset and full == offset:
                 return  # an earlier attempt already received every byte
             await self._start_over(f"HTTP 416 for bytes {offset}-: the file changed on the server")
         if response.status == 200:
-            # Content-Length may lie (announce more than is sent): a short body
-            # is then resumed like a dropped one, so it only sets the total.
             start, total = 0, response.content_length
+            announced = "Content-Length"
         else:
             start, total = await self._partial_range(response, offset)
-            # Content-Range's complete length is the server's word on the size.
-            if total is not None and self.expected_size not in (None, total):
-                raise VerificationError(
-                    f"{self.url} is {total} bytes but {self.expected_size} were expected; "
-                    "the catalog entry or the URL is wrong"
-                )
+            announced = "Content-Range"
+        # The server's word on the size, before a byte of the body is read.
+        if total is not None and self.expected_size not in (None, total):
+            raise VerificationError(
+                f"{self.url} announces {total} bytes ({announced}) but the catalog says "
+                f"{self.expected_size}; the catalog entry or the URL is wrong"
+            )
         if self.expected_size is not None:
             total = self.expected_size
         if start != offset:  # a 200 answer to our Range request
@@ -298,8 +317,13 @@ class _Download:
             self.state = state
             write_sidecar(self.sidecar, state)
         self._check_space(total, start)
-        limit, writer = total, self.writer
-        async for piece in response.content.iter_chunked(self.chunk_size):
+        limit, writer, read, size = total, self.writer, response.content.read, self.chunk_size
+        while True:
+            watch.waiting()
+            piece = await read(size)
+            watch.arrived()
+            if not piece:
+                break
             if limit is not None and writer.size + len(piece) > limit:
                 raise VerificationError(
                     f"{self.url} sent more than the expected {limit} bytes; "
@@ -309,32 +333,6 @@ class _Download:
             self._report(writer.size, total)
         if total is not None and writer.size < total:
             raise _Retry(f"body ended after {writer.size} of {total} bytes")
-
-    def _check_status(self, response: aiohttp.ClientResponse) -> None:
-        """Raise unless the status is 200, 206 or 416; the last is handled by the caller."""
-        status, url = response.status, self.url
-        if status in (200, 206, 416):
-            encoding = response.headers.get(hdrs.CONTENT_ENCODING, "identity").strip().lower()
-            if status != 416 and encoding not in ("identity", ""):
-                raise DownloadError(
-                    f"{url} sent a {encoding}-encoded body although identity was asked for"
-                )
-            return
-        if status in (401, 403):
-            hint = (
-                "the token was refused; check it grants access to this file"
-                if hdrs.AUTHORIZATION in self.headers
-                else "a token is needed: set $HF_TOKEN or pass token"
-            )
-            raise AuthenticationRequiredError(f"{url} answered HTTP {status}: {hint}", status, url)
-        if status in _RETRY_STATUSES:
-            raise _Retry(f"HTTP {status} {response.reason or ''}".rstrip(), _retry_after(response))
-        raise HTTPStatusError(
-            f"{url} answered HTTP {status} {response.reason or ''}".rstrip()
-            + "; check the URL or the catalog entry",
-            status,
-            url,
-        )
 
     async def _partial_range(
         self, response: aiohttp.ClientResponse, offset: int
@@ -375,21 +373,8 @@ class _Download:
             self.on_progress(done, total)
 
 
-def _retry_after(response: aiohttp.ClientResponse) -> float:
-    value = response.headers.get(hdrs.RETRY_AFTER, "")
-    return float(value) if value.isdigit() else 0.0
-
-
-def _content_range_total(content_range: str) -> int | None:
-    """The complete length in ``bytes */N`` (the form a 416 answer carries)."""
-    match = re.fullmatch(r"bytes\s+\*/(\d+)", content_range.strip(), re.IGNORECASE)
-    return int(match[1]) if match else None
-
-
 def _describe(error: BaseException) -> str:
-    if isinstance(error, TimeoutError):
-        return "timed out waiting for data"
-    return f"{type(error).__name__}: {error}" if not isinstance(error, _Retry) else str(error)
+    return str(error) if isinstance(error, _Retry) else describe_error(error)
 
 
 def _check_file(

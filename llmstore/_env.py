@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,7 +19,31 @@ if TYPE_CHECKING:
     from llmstore.catalog import ModelSpec
     from llmstore.progress import ProgressEvent
 
-__all__ = ["StoreEnv"]
+from llmstore.errors import ConfigError
+
+__all__ = ["DEFAULT_STALL_TIMEOUT", "STALL_TIMEOUT_VARIABLE", "StoreEnv", "resolve_stall_timeout"]
+
+STALL_TIMEOUT_VARIABLE = "LLMSTORE_STALL_TIMEOUT"
+DEFAULT_STALL_TIMEOUT = 20.0
+
+
+def resolve_stall_timeout(value: float | None) -> float:
+    """``value``, else ``$LLMSTORE_STALL_TIMEOUT``, else 20 seconds; ``ConfigError`` if unusable."""
+    origin = "stall_timeout"
+    if value is None:
+        text = os.environ.get(STALL_TIMEOUT_VARIABLE, "").strip()
+        if not text:
+            return DEFAULT_STALL_TIMEOUT
+        origin = f"${STALL_TIMEOUT_VARIABLE}"
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(
+                f"{origin} must be a number of seconds like 20 (got {text!r}); fix or unset it"
+            ) from None
+    if isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{origin} must be a positive number of seconds (got {value!r})")
+    return float(value)
 
 
 @dataclass(eq=False)
@@ -29,6 +55,10 @@ class StoreEnv:
     state_file: Path
     max_concurrent_downloads: int = 2
     token: str | None = None
+    #: seconds without a byte before a connection is dropped and the download resumed
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT
+    #: never write: no models dir created, no state saved, no downloads or deletions
+    read_only: bool = False
     #: an optional async hook run on a verified file before the model is ready
     loader: Callable[[Path], Awaitable[None]] | None = None
     clock: Callable[[], float] = time.monotonic

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import platformdirs
 
-from llmstore._lock import try_remove_lock
+from llmstore._lock import lock_is_held, try_remove_lock
 from llmstore._partial import partial_paths, read_sidecar
 from llmstore.catalog import ModelSpec, check_filename
 from llmstore.errors import LLMStoreError, UnsafePathError
@@ -132,11 +132,14 @@ class ScanResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def scan_models_dir(models_dir: Path, specs: Iterable[ModelSpec]) -> ScanResult:
+def scan_models_dir(
+    models_dir: Path, specs: Iterable[ModelSpec], *, read_only: bool = False
+) -> ScanResult:
     """Classify the entries of the models dir against the catalog (reads headers only).
 
     Files under a lock held by another process (a download in progress there)
-    are left out entirely, neither resumed nor deleted.
+    are left out entirely, neither resumed nor deleted. Stale lock files are
+    removed, unless ``read_only``.
     """
     result = ScanResult()
     catalog = {spec.filename: spec for spec in specs}
@@ -149,7 +152,10 @@ def scan_models_dir(models_dir: Path, specs: Iterable[ModelSpec]) -> ScanResult:
     busy: set[str] = set()
     judged: set[str] = set()  # bases whose temporary files were already classified
     for entry in entries:
-        if entry.name.endswith(".lock") and not try_remove_lock(Path(entry.path)):
+        if not entry.name.endswith(".lock"):
+            continue
+        lock = Path(entry.path)
+        if lock_is_held(lock) if read_only else not try_remove_lock(lock):
             busy.add(entry.name.removesuffix(".lock"))
     for entry in entries:
         name = entry.name

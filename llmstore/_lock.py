@@ -19,7 +19,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-__all__ = ["LockBusyError", "hold_lock", "lock_path", "try_remove_lock"]
+__all__ = ["LockBusyError", "hold_lock", "lock_is_held", "lock_path", "try_remove_lock"]
 
 try:
     import fcntl
@@ -84,6 +84,28 @@ def try_remove_lock(path: Path) -> bool:
         return False
     _release(path, fd)
     return True
+
+
+def lock_is_held(path: Path) -> bool:
+    """True while another process holds the lock at ``path``; creates and removes nothing.
+
+    A shared lock is taken for an instant and dropped: it tells a held lock
+    from a stale file without writing (a read-only command may not clean up).
+    """
+    if fcntl is None:  # pragma: no cover - Windows
+        return path.exists()
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return False  # gone, or a planted symlink: not a lock anyone holds
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 @contextlib.asynccontextmanager

@@ -1,4 +1,7 @@
-"""Terminal output for the CLI: rich tables and progress bars, plain text when piped."""
+"""Terminal output for the CLI: results on stdout; progress, warnings and errors on stderr.
+
+Each stream is rich when it is a terminal and plain text when it is not.
+"""
 
 from __future__ import annotations
 
@@ -24,15 +27,24 @@ from rich.table import Table
 
 from llmstore.progress import ProgressEvent
 
-__all__ = ["Output", "human_size", "info_fields"]
+__all__ = ["Interrupted", "Output", "human_size", "info_fields"]
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM while :meth:`Output.confirm` waits; ``signum`` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class Output:
     """Where the CLI writes: JSON for scripts, rich for terminals, plain text otherwise.
 
-    Results go to stdout, errors (and prompts) to stderr. ``quiet`` silences
-    everything but errors; ``as_json`` leaves stdout to :meth:`json` alone.
-    rich honours ``NO_COLOR`` (no colour) and ``FORCE_COLOR``.
+    Results go to stdout; progress, warnings, errors and prompts to stderr, so
+    ``llmstore pull X > file`` keeps only the result. ``quiet`` silences
+    progress and warnings; ``as_json`` leaves stdout to :meth:`json` alone and
+    shows no progress. rich honours ``NO_COLOR`` (no colour) and ``FORCE_COLOR``.
     """
 
     def __init__(self, *, as_json: bool = False, quiet: bool = False) -> None:
@@ -40,7 +52,8 @@ class Output:
         self.quiet = quiet
         self.console = Console(highlight=False)
         self.errors = Console(stderr=True, highlight=False)
-        self.interactive = self.console.is_terminal and not as_json and not quiet
+        #: progress bars (on stderr) rather than a line per 10%
+        self.interactive = self.errors.is_terminal and not as_json and not quiet
 
     def json(self, value: Any) -> None:
         """Print ``value`` as one JSON document (even when quiet)."""
@@ -51,6 +64,16 @@ class Output:
         """Print a line of text, never wrapped (not when quiet or JSON)."""
         if not self.quiet and not self.as_json:
             self.console.print(text, markup=False, soft_wrap=True)
+
+    def note(self, text: str) -> None:
+        """Print progress or a notice on stderr, never wrapped (not when quiet or JSON)."""
+        if not self.quiet and not self.as_json:
+            self.errors.print(text, markup=False, soft_wrap=True)
+
+    def warning(self, text: str) -> None:
+        """Print ``warning: text`` on stderr (not when quiet)."""
+        if not self.quiet:
+            self.errors.print(f"warning: {text}", markup=False, style="yellow", soft_wrap=True)
 
     def error(self, text: str) -> None:
         """Print ``error: text`` on stderr, never wrapped, whatever the mode."""
@@ -87,12 +110,12 @@ class Output:
     def confirm(self, question: str) -> bool:
         """Ask ``question`` on the terminal; True for y or yes.
 
-        Raises ``KeyboardInterrupt`` on Ctrl-C or SIGTERM while waiting.
+        Raises :class:`Interrupted` on Ctrl-C or SIGTERM while waiting.
         """
 
         # The event loop cannot see signals while a read blocks it: raise instead.
         def stop(signum: int, frame: FrameType | None) -> None:
-            raise KeyboardInterrupt
+            raise Interrupted(signum)
 
         saved: dict[int, Any] = {}
         wakeup = -1
@@ -120,12 +143,16 @@ class Output:
 
 
 class ProgressView:
-    """One bar per model (percent, bytes, speed, ETA); a line per 10% when not a terminal."""
+    """One bar per model (percent, bytes, speed, ETA) on stderr; a line per 10% when piped.
+
+    A stall (no byte for a while) shows in the bar's label, or as a line when piped.
+    """
 
     def __init__(self, output: Output) -> None:
         self.output = output
         self.tasks: dict[str, TaskID] = {}
         self.last_decile: dict[str, int] = {}
+        self.stalled: set[str] = set()
         self.bar: Progress | None = None
         if output.interactive:
             self.bar = Progress(
@@ -135,7 +162,7 @@ class ProgressView:
                 DownloadColumn(),
                 TransferSpeedColumn(),
                 TimeRemainingColumn(),
-                console=output.console,
+                console=output.errors,
                 transient=False,
             )
 
@@ -155,8 +182,22 @@ class ProgressView:
             task = self.tasks.get(event.key)
             if task is None:
                 task = self.tasks[event.key] = self.bar.add_task(event.key, total=event.total)
-            self.bar.update(task, completed=event.bytes_done, total=event.total)
+            label = event.key
+            if event.stalled_seconds:
+                label += f" (stalled {event.stalled_seconds:.0f}s)"
+            self.bar.update(task, completed=event.bytes_done, total=event.total, description=label)
             return
+        if event.stalled_seconds:
+            if event.key not in self.stalled:
+                self.stalled.add(event.key)
+                self.output.note(
+                    f"{event.key}: stalled at {event.percent:.1f}%: no data for "
+                    f"{event.stalled_seconds:.0f} s; it reconnects and resumes by itself"
+                )
+            return
+        if event.key in self.stalled and event.bytes_done:
+            self.stalled.discard(event.key)
+            self.output.note(f"{event.key}: receiving again at {event.percent:.1f}%")
         decile = int(event.percent // 10)
         last = self.last_decile.get(event.key, -1)
         # Verification reports 100% before the final event: print 100% once.
@@ -164,7 +205,7 @@ class ProgressView:
             self.last_decile[event.key] = decile
             speed = event.bytes_per_second / 1e6
             eta = f", ETA {event.eta_seconds:.0f}s" if event.eta_seconds else ""
-            self.output.line(
+            self.output.note(
                 f"{event.key}: {event.percent:5.1f}% {_size(event.bytes_done)}"
                 f" of {_size(event.total)} at {speed:.1f} MB/s{eta}"
             )

@@ -72,15 +72,17 @@ class StateFile:
         #: set by ``load`` when a bad file was moved aside
         self.warning: str | None = None
 
-    def load(self) -> dict[str, Any] | None:
+    def load(self, *, read_only: bool = False) -> dict[str, Any] | None:
         """The saved snapshot, or None when there is none or it was unusable.
 
         A file that is not ours or is corrupt is renamed to
         ``<name>.corrupt-<time>`` (kept for the user to look at) and
         ``warning`` says so. Temporary files of interrupted saves are removed.
+        With ``read_only`` nothing is renamed or removed.
         """
         self.warning = None
-        self._remove_leftovers()
+        if not read_only:
+            self._remove_leftovers()
         try:
             text = self.path.read_bytes()
         except FileNotFoundError:
@@ -103,6 +105,9 @@ class StateFile:
         if problem is None:
             state: dict[str, Any] = data["state"]
             return state
+        if read_only:
+            self.warning = f"the state file {self.path} is unusable: {problem}; ignored it"
+            return None
         aside = self._aside_path()
         try:
             os.replace(self.path, aside)

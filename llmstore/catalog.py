@@ -12,10 +12,17 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from llmstore.errors import CatalogError
 
@@ -24,12 +31,15 @@ __all__ = [
     "ModelSpec",
     "catalog_from_data",
     "check_filename",
+    "is_hf_url",
     "load_catalog",
     "resolve_endpoint",
     "with_endpoint",
 ]
 
 ENDPOINT_VARIABLE = "LLMSTORE_ENDPOINT"
+#: the hosts whose catalog entries get the Hugging Face token unless they say otherwise
+HF_HOSTS = frozenset({"huggingface.co", "hf.co"})
 
 # Keys become CLI arguments and file stems: keep them to a portable alphabet.
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -43,6 +53,9 @@ class ModelSpec(BaseModel):
     no ``..``). ``size_bytes`` and ``sha256``, when known, must match exactly;
     every file must have at least ``min_size_bytes`` (100 MB by default, so an
     error page saved under a model's name is never taken for a model).
+    ``auth`` says whether the Hugging Face token goes to ``url``'s host:
+    ``"hf"`` sends it, ``None`` never does; when not given it is ``"hf"`` for
+    ``https://huggingface.co/...`` (and ``hf.co``) URLs and ``None`` otherwise.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
@@ -54,6 +67,15 @@ class ModelSpec(BaseModel):
     size_bytes: Annotated[int, Field(gt=0)] | None = None
     sha256: str | None = None
     min_size_bytes: Annotated[int, Field(ge=0)] = 100_000_000
+    auth: Literal["hf"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_auth(cls, data: Any) -> Any:
+        # An entry that does not say gets the token only on the Hub itself.
+        if isinstance(data, dict) and "auth" not in data:
+            return {**data, "auth": "hf" if is_hf_url(data.get("url")) else None}
+        return data
 
     @field_validator("key")
     @classmethod
@@ -101,6 +123,17 @@ class ModelSpec(BaseModel):
         """A spec for ``filename`` of the Hugging Face ``repo`` (its ``main`` revision)."""
         url = f"https://huggingface.co/{repo}/resolve/main/{filename}"
         return cls(key=key, display_name=display_name, url=url, filename=filename, **checks)
+
+
+def is_hf_url(url: object) -> bool:
+    """True for an ``https://`` URL on the Hugging Face Hub's own host."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme == "https" and (parts.hostname or "").lower() in HF_HOSTS
 
 
 def check_filename(filename: str) -> None:

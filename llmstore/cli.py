@@ -1,7 +1,11 @@
 """The ``llmstore`` command line: list, pull, cancel, rm, select, status, info, dir, demo.
 
-Exit codes: 0 success, 1 failure, 2 bad usage or unknown model, 130 interrupted
-(SIGINT or SIGTERM). ``--json`` prints one JSON document per command on stdout,
+Conventions of git, pip, ``hf`` and ``ollama``: global options go before or
+after the command (they are defined once, in ``GLOBAL_OPTIONS``, and attached
+to every command by ``add_command``); results go to stdout, progress, warnings
+and errors to stderr; ``list``, ``status``, ``info`` and ``dir`` write nothing.
+Exit codes: 0 success, 1 failure, 2 bad usage or unknown model, 130 SIGINT,
+143 SIGTERM. ``--json`` prints one JSON document per command on stdout,
 failures included (shapes in the README).
 """
 
@@ -13,19 +17,21 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from llmstore._cli_args import GLOBAL_DEFAULTS, build_parser
 from llmstore._files import model_path
 from llmstore._gguf import read_gguf_header
-from llmstore._lock import LockBusyError, hold_lock, lock_path, try_remove_lock
-from llmstore._output import Output, human_size, info_fields
+from llmstore._lock import LockBusyError, hold_lock, lock_is_held, lock_path
+from llmstore._output import Interrupted, Output, human_size, info_fields
 from llmstore._partial import discard_partial, partial_paths
 from llmstore.actions.model_management import sha256_file
 from llmstore.catalog import ModelSpec, load_catalog
 from llmstore.errors import (
     CatalogError,
+    ConfigError,
     DownloadCancelledError,
     LLMStoreError,
     ModelBusyError,
@@ -36,7 +42,10 @@ from llmstore.types import ModelInfo, ModelStatus
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: 128 + the signal number, as shells report a process a signal ended
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
+_EXIT_FOR_SIGNAL = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}
 
 
 class CommandError(Exception):
@@ -47,68 +56,19 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="llmstore",
-        description="Manage local language-model files.",
-        epilog="Exit codes: 0 success, 1 failure, 2 bad usage or unknown model, "
-        "130 interrupted (Ctrl-C or SIGTERM).",
-    )
-    parser.add_argument(
-        "--models-dir",
-        metavar="DIR",
-        help="where models live (default: $LLMSTORE_MODELS_DIR or the user cache dir)",
-    )
-    parser.add_argument(
-        "--catalog", metavar="FILE", help="a JSON catalog to use instead of the default one"
-    )
-    parser.add_argument(
-        "--endpoint",
-        metavar="URL",
-        help="a mirror: rewrites the host of catalog URLs (default: $LLMSTORE_ENDPOINT)",
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON document on stdout (scripts)"
-    )
-    parser.add_argument(
-        "--quiet", "-q", action="store_true", help="print only errors (no progress)"
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("list", help="the catalog and local models (* marks the selected one)")
-    pull = commands.add_parser("pull", help="download models (Ctrl-C or SIGTERM cancels cleanly)")
-    pull.add_argument("keys", nargs="+", metavar="KEY")
-    cancel = commands.add_parser(
-        "cancel",
-        help="discard what an interrupted download left for resuming",
-        description="A download runs inside the `llmstore pull` that started it and stops "
-        "with it (Ctrl-C, SIGTERM). A pull killed hard (SIGKILL, power loss) leaves a .part "
-        "file that the next pull resumes; cancel deletes it. It fails (exit 1) while "
-        "another process is downloading the model.",
-    )
-    cancel.add_argument("key", metavar="KEY")
-    remove = commands.add_parser("rm", help="delete a downloaded model")
-    remove.add_argument("key", metavar="KEY")
-    remove.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    select = commands.add_parser(
-        "select",
-        help="select the model to use (it must be ready)",
-        description="Select the model to use; it must be ready. --none clears the selection, "
-        "but the store selects the first ready model again when it next starts with none.",
-    )
-    select.add_argument("key", nargs="?", metavar="KEY")
-    select.add_argument("--none", action="store_true", help="clear the selection")
-    commands.add_parser("status", help="selection, interrupted downloads, directories")
-    info = commands.add_parser("info", help="size, sha256 and GGUF metadata of a model")
-    info.add_argument("key", metavar="KEY")
-    commands.add_parser("dir", help="print the models directory")
-    demo = commands.add_parser("demo", help="run the whole lifecycle offline, on loopback")
-    demo.add_argument("--size-mb", type=int, default=24, help="size of the generated model")
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv:
+        parser.print_help()
+        return EXIT_OK
+    args = parser.parse_args(argv)
+    for name, default in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    if args.command is None:
+        parser.error("give a COMMAND (see the list above, or run llmstore with no arguments)")
     output = Output(as_json=args.json, quiet=args.quiet)
     try:
         return asyncio.run(_run(COMMANDS[args.command], args, output))
@@ -117,28 +77,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _run(command: Command, args: argparse.Namespace, output: Output) -> int:
-    """Run ``command``; SIGINT and SIGTERM cancel it, so its cleanup runs, and give 130."""
+    """Run ``command``; SIGINT and SIGTERM cancel it, so its cleanup runs, and give 130 or 143."""
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(command(args, output))
-    interrupted = False
+    received: list[int] = []
 
-    def interrupt() -> None:
-        nonlocal interrupted
-        interrupted = True
+    def interrupt(signum: int) -> None:
+        received.append(signum)
         task.cancel()
 
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, interrupt)
+            loop.add_signal_handler(sig, interrupt, sig)
             installed.append(sig)
     try:
-        return await task
+        code = await task
+        if code == EXIT_INTERRUPTED and received:
+            code = _EXIT_FOR_SIGNAL[signal.Signals(received[0])]
+        return code
     except asyncio.CancelledError:
-        if not interrupted:
+        if not received:
             raise
-        return _fail(output, "interrupted", EXIT_INTERRUPTED)
-    except (UnknownModelError, CatalogError) as error:
+        return _fail(output, "interrupted", _EXIT_FOR_SIGNAL[signal.Signals(received[0])])
+    except (UnknownModelError, CatalogError, ConfigError) as error:
         return _fail(output, str(error), EXIT_USAGE)
     except CommandError as error:
         return _fail(output, str(error), error.exit_code)
@@ -156,11 +118,44 @@ def _fail(output: Output, message: str, exit_code: int) -> int:
     return exit_code
 
 
-def _store(args: argparse.Namespace) -> LLMStore:
+def _store(args: argparse.Namespace, *, read_only: bool = False) -> LLMStore:
     catalog = load_catalog(args.catalog) if args.catalog else None
     return create_llm_store_default_model(
-        models_dir=args.models_dir, catalog=catalog, endpoint=args.endpoint, wait_for_lock=True
+        models_dir=args.models_dir,
+        catalog=catalog,
+        endpoint=args.endpoint,
+        stall_timeout=args.stall_timeout,
+        wait_for_lock=True,
+        read_only=read_only,
     )
+
+
+@contextlib.asynccontextmanager
+async def _opened(
+    args: argparse.Namespace, output: Output, *, read_only: bool = False
+) -> AsyncIterator[LLMStore]:
+    """The initialized store; its warnings go to stderr. Read-only commands write nothing."""
+    async with _store(args, read_only=read_only) as store:
+        for warning in store.warnings:
+            output.warning(warning)
+        yield store
+
+
+def _resolve(store: LLMStore, key: str) -> str:
+    """``key``, or the one model key that differs from it only in case."""
+    if store.find(key) is not None:
+        return key
+    folded = key.casefold()
+    matches = [m.key for m in store.models if m.key.casefold() == folded]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        listed = " and ".join(repr(m) for m in matches)
+        raise UnknownModelError(
+            f"unknown model {key!r}: {listed} differ from it only in case; give one exactly"
+        )
+    store.model(key)  # raises UnknownModelError listing the known keys
+    return key
 
 
 def _model_row(store: LLMStore, model: ModelInfo) -> dict[str, Any]:
@@ -187,12 +182,11 @@ def _destination(store: LLMStore, spec: ModelSpec) -> Path:
 
 def _downloading_elsewhere(store: LLMStore, spec: ModelSpec) -> bool:
     """True while another process holds the model's lock (it is downloading it)."""
-    lock = lock_path(_destination(store, spec))
-    return lock.exists() and not try_remove_lock(lock)
+    return lock_is_held(lock_path(_destination(store, spec)))
 
 
 async def cmd_list(args: argparse.Namespace, output: Output) -> int:
-    async with _store(args) as store:
+    async with _opened(args, output, read_only=True) as store:
         rows = [_model_row(store, m) for m in store.models]
         if output.as_json:
             output.json({"models": rows, "selected_model_key": store.selected_model_key})
@@ -215,11 +209,11 @@ async def cmd_list(args: argparse.Namespace, output: Output) -> int:
 
 
 async def cmd_pull(args: argparse.Namespace, output: Output) -> int:
-    keys = list(dict.fromkeys(args.keys))
-    async with _store(args) as store:
+    async with _opened(args, output) as store:
         catalog = store.env.catalog
-        for key in keys:  # unknown keys fail before anything starts
-            store.model(key)
+        # Unknown keys fail before anything starts.
+        keys = list(dict.fromkeys(_resolve(store, key) for key in args.keys))
+        for key in keys:
             if key not in catalog:
                 raise CommandError(
                     f"{key!r} is a local model, not in the catalog: nothing to download",
@@ -227,7 +221,7 @@ async def cmd_pull(args: argparse.Namespace, output: Output) -> int:
                 )
         for key in keys:
             if _downloading_elsewhere(store, catalog[key]):
-                output.line(f"{key}: another llmstore process is downloading it; waiting")
+                output.note(f"{key}: another llmstore process is downloading it; waiting")
         results: dict[str, str] = {}
 
         async def pull(key: str) -> None:
@@ -276,9 +270,10 @@ async def cmd_pull(args: argparse.Namespace, output: Output) -> int:
 
 
 async def cmd_cancel(args: argparse.Namespace, output: Output) -> int:
-    async with _store(args) as store:
-        model = store.model(args.key)
-        spec = store.env.catalog.get(args.key)
+    async with _opened(args, output) as store:
+        key = _resolve(store, args.key)
+        model = store.model(key)
+        spec = store.env.catalog.get(key)
         discarded = False
         if spec is not None:  # a local-only model never has a download
             dest = _destination(store, spec)
@@ -288,24 +283,25 @@ async def cmd_cancel(args: argparse.Namespace, output: Output) -> int:
                     await asyncio.to_thread(discard_partial, dest)
             except LockBusyError:
                 raise ModelBusyError(
-                    f"{args.key!r} is being downloaded by another llmstore process; press "
+                    f"{key!r} is being downloaded by another llmstore process; press "
                     "Ctrl-C in that process (or send it SIGTERM) to cancel it"
                 ) from None
         if output.as_json:
-            output.json({"key": args.key, "discarded": discarded, "status": model.status.value})
+            output.json({"key": key, "discarded": discarded, "status": model.status.value})
         else:
             done = "interrupted download discarded" if discarded else "no download to cancel"
-            output.line(f"{args.key}: {done}")
+            output.line(f"{key}: {done}")
     return EXIT_OK
 
 
 async def cmd_rm(args: argparse.Namespace, output: Output) -> int:
-    async with _store(args) as store:
-        model = store.model(args.key)
+    async with _opened(args, output) as store:
+        key = _resolve(store, args.key)
+        model = store.model(key)
         if model.path is None:
             raise CommandError(
-                f"{args.key!r} is not downloaded ({model.status.value}): there is no file "
-                f"to delete; `llmstore cancel {args.key}` discards an interrupted download"
+                f"{key!r} is not downloaded ({model.status.value}): there is no file "
+                f"to delete; `llmstore cancel {key}` discards an interrupted download"
             )
         path = model.path
         if not args.yes:
@@ -317,26 +313,27 @@ async def cmd_rm(args: argparse.Namespace, output: Output) -> int:
                 )
             try:
                 confirmed = output.confirm(f"Delete {model.display_name} ({path})? [y/N] ")
-            except KeyboardInterrupt:
-                raise CommandError("interrupted: nothing deleted", EXIT_INTERRUPTED) from None
+            except Interrupted as interrupted:
+                code = _EXIT_FOR_SIGNAL.get(signal.Signals(interrupted.signum), EXIT_INTERRUPTED)
+                raise CommandError("interrupted: nothing deleted", code) from None
             if not confirmed:
                 if output.as_json:
-                    output.json({"key": args.key, "deleted": False, "path": path})
-                output.line(f"{args.key}: kept")
+                    output.json({"key": key, "deleted": False, "path": path})
+                output.line(f"{key}: kept")
                 return EXIT_OK
-        await store.delete_model(args.key)
+        await store.delete_model(key)
         if output.as_json:
-            output.json({"key": args.key, "deleted": True, "path": path})
+            output.json({"key": key, "deleted": True, "path": path})
         else:
-            output.line(f"{args.key}: deleted {path}")
+            output.line(f"{key}: deleted {path}")
     return EXIT_OK
 
 
 async def cmd_select(args: argparse.Namespace, output: Output) -> int:
     if args.none == (args.key is not None):
         raise CommandError("give a KEY, or --none to clear the selection", EXIT_USAGE)
-    async with _store(args) as store:
-        store.select_model(None if args.none else args.key)
+    async with _opened(args, output) as store:
+        store.select_model(None if args.none else _resolve(store, args.key))
         if output.as_json:
             output.json({"selected_model_key": store.selected_model_key})
         else:
@@ -345,7 +342,7 @@ async def cmd_select(args: argparse.Namespace, output: Output) -> int:
 
 
 async def cmd_status(args: argparse.Namespace, output: Output) -> int:
-    async with _store(args) as store:
+    async with _opened(args, output, read_only=True) as store:
         env = store.env
         partial: list[dict[str, Any]] = []
         elsewhere: list[str] = []
@@ -361,6 +358,7 @@ async def cmd_status(args: argparse.Namespace, output: Output) -> int:
         status: dict[str, Any] = {
             "selected_model_key": store.selected_model_key,
             "ready": ready,
+            "error": store.error,
             "interrupted_downloads": partial,
             "downloading_elsewhere": elsewhere,
             "models_dir": str(env.models_dir),
@@ -372,6 +370,8 @@ async def cmd_status(args: argparse.Namespace, output: Output) -> int:
             return EXIT_OK
         output.line(f"selected model: {status['selected_model_key'] or 'none'}")
         output.line(f"ready: {', '.join(ready) or 'none'}")
+        if store.error is not None:
+            output.line(f"last error: {store.error}")
         for item in partial:
             output.line(
                 f"interrupted download: {item['key']} ({human_size(item['bytes'])} of "
@@ -381,15 +381,14 @@ async def cmd_status(args: argparse.Namespace, output: Output) -> int:
             output.line(f"downloading in another process: {key}")
         output.line(f"models dir: {status['models_dir']}")
         output.line(f"state file: {status['state_file']}")
-        for warning in store.warnings:
-            output.line(f"warning: {warning}")
     return EXIT_OK
 
 
 async def cmd_info(args: argparse.Namespace, output: Output) -> int:
-    async with _store(args) as store:
-        model = store.model(args.key)
-        spec = store.env.catalog.get(args.key)
+    async with _opened(args, output, read_only=True) as store:
+        key = _resolve(store, args.key)
+        model = store.model(key)
+        spec = store.env.catalog.get(key)
         details = _model_row(store, model)
         details["url"] = spec.url if spec else None
         # A catalog sha256 was checked when the file was downloaded; hash the others.

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationRequiredError",
     "CatalogError",
+    "ConfigError",
     "DiskFullError",
     "DownloadCancelledError",
     "DownloadError",
@@ -31,6 +32,10 @@ class UnknownModelError(LLMStoreError, KeyError):
 
 class CatalogError(LLMStoreError, ValueError):
     """Raised when a catalog file or entry is malformed."""
+
+
+class ConfigError(LLMStoreError, ValueError):
+    """Raised when a factory argument or an environment variable has an unusable value."""
 
 
 class UnsafePathError(LLMStoreError, ValueError):

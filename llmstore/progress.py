@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import final
 
 __all__ = ["ProgressEvent", "ProgressTracker"]
@@ -18,7 +18,9 @@ class ProgressEvent:
 
     ``percent`` runs from 0 to 100; it is 0 while ``total`` is unknown and 100
     once ``done``. ``eta_seconds`` is ``None`` while the speed or the total is
-    unknown.
+    unknown. ``stalled_seconds`` is how long no byte has come, on the events
+    sent while a transfer is stalled (0.0 while bytes flow); a stall of the
+    store's ``stall_timeout`` drops the connection and resumes.
     """
 
     key: str
@@ -28,6 +30,7 @@ class ProgressEvent:
     bytes_per_second: float
     eta_seconds: float | None
     done: bool
+    stalled_seconds: float = 0.0
 
 
 @final
@@ -96,6 +99,19 @@ class ProgressTracker:
         while len(samples) > 2 and samples[1][0] <= now - self._window:
             samples.popleft()
         return self._event(bytes_done, done)
+
+    def stalled(self, seconds: float) -> ProgressEvent:
+        """The event for a transfer that has received nothing for ``seconds``.
+
+        Its speed is 0 and its ETA unknown; the speed window starts again from
+        now, so the speed after the stall is not dragged down by it.
+        """
+        samples = self._samples
+        done = samples[-1][1] if samples else 0
+        samples.clear()
+        samples.append((self._clock(), done))
+        event = self._event(done, False)
+        return replace(event, bytes_per_second=0.0, eta_seconds=None, stalled_seconds=seconds)
 
     def should_emit(self, event: ProgressEvent, now: float | None = None) -> bool:
         """Say whether ``event`` should be delivered, and if so count it as delivered.

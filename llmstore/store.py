@@ -12,15 +12,15 @@ from typing import Any, Literal
 import reactivex
 from reactivex import Observable
 
-from llmstore._env import StoreEnv
+from llmstore._env import StoreEnv, resolve_stall_timeout
 from llmstore._files import resolve_models_dir
 from llmstore.actions import initialize as _initialize
 from llmstore.actions import model_management as _management
 from llmstore.catalog import DEFAULT_CATALOG, ModelSpec, resolve_endpoint, with_endpoint
-from llmstore.errors import LLMStoreError, UnknownModelError
+from llmstore.errors import ConfigError, LLMStoreError, UnknownModelError
 from llmstore.progress import ProgressEvent
 from llmstore.types import ModelInfo, ModelStatus
-from llmstore.views import StoreState
+from llmstore.views import ErrorOperation, StoreState
 from mstlite import action, get_env, get_snapshot
 
 __all__ = ["LLMStore", "create_llm_store_default_model"]
@@ -140,9 +140,22 @@ class LLMStore(StoreState):
         self.selected_model_key = key
 
     @action
-    def set_error(self, message: str | None) -> None:
-        """Record (or clear) the store-level error."""
+    def set_error(
+        self,
+        message: str | None,
+        *,
+        operation: ErrorOperation | None = None,
+        key: str | None = None,
+    ) -> None:
+        """Record the store-level error and what failed (``operation`` on ``key``), or clear it."""
         self.error = message
+        self.error_operation = operation if message is not None else None
+        self.error_key = key if message is not None else None
+
+    @action
+    def clear_error(self) -> None:
+        """Forget the store-level error; each model keeps its own ``error``."""
+        self.set_error(None)
 
     @action
     def apply_scan(self, scan: Any, persisted: dict[str, Any]) -> None:
@@ -181,8 +194,28 @@ class LLMStore(StoreState):
             self.selected_model_key = wanted
         elif self.selected_model_key not in ready:
             self.selected_model_key = ready[0] if ready else None
-        self.error = None
+        self._restore_error(state if isinstance(state, dict) else {})
         self.is_initialized = True
+
+    def _restore_error(self, state: dict[str, Any]) -> None:
+        """Keep a persisted error about a model while it still describes the disk.
+
+        A failed download or verification stays reported until that model is
+        ready; a failed deletion until its file is gone. Initialize succeeded.
+        """
+        operation, key = state.get("error_operation"), state.get("error_key")
+        model = self.find(key) if isinstance(key, str) else None
+        message = state.get("error")
+        stale = (
+            model is None
+            or not isinstance(message, str)
+            or operation not in ("download", "verify", "delete")
+            or (model.status is ModelStatus.READY) == (operation != "delete")
+        )
+        if stale:
+            self.set_error(None)
+        else:
+            self.set_error(message, operation=operation, key=key)
 
     @action
     def finish_download(self, key: str, path: str, size: int) -> None:
@@ -220,18 +253,27 @@ def create_llm_store_default_model(
     endpoint: str | None = None,
     max_concurrent_downloads: int = 2,
     token: str | None = None,
+    stall_timeout: float | None = None,
     loader: Callable[[Path], Awaitable[None]] | None = None,
     wait_for_lock: bool = True,
+    read_only: bool = False,
 ) -> LLMStore:
     """Create a store with the default catalog, the platformdirs cache dir and aiohttp.
 
     Every argument is optional: ``models_dir`` falls back to
     ``$LLMSTORE_MODELS_DIR`` then the user cache dir; ``endpoint`` (or
-    ``$LLMSTORE_ENDPOINT``) rewrites catalog URLs for a mirror; ``token`` (or
-    ``$HF_TOKEN``) is sent as a bearer token.
+    ``$LLMSTORE_ENDPOINT``) rewrites catalog URLs for a Hugging Face mirror;
+    ``token`` (or ``$HF_TOKEN``) is sent as a bearer token only to the URLs of
+    catalog entries whose ``auth`` is ``"hf"`` (by default those on
+    huggingface.co, and on the mirror once rewritten), never across a redirect
+    to another host. A transfer with no byte for ``stall_timeout`` seconds
+    (else ``$LLMSTORE_STALL_TIMEOUT``, else 20) is dropped and resumed.
+    ``read_only`` never writes: no models dir is created, nothing is saved, and
+    downloads and deletions raise. Raises ``ConfigError`` for unusable values.
     """
     if max_concurrent_downloads < 1:
-        raise ValueError("max_concurrent_downloads must be at least 1")
+        raise ConfigError("max_concurrent_downloads must be at least 1")
+    timeout = resolve_stall_timeout(stall_timeout)
     directory = resolve_models_dir(models_dir)
     specs = list(catalog if catalog is not None else DEFAULT_CATALOG)
     mirror = resolve_endpoint(endpoint)
@@ -243,6 +285,8 @@ def create_llm_store_default_model(
         state_file=Path(state_file) if state_file is not None else directory / STATE_FILE_NAME,
         max_concurrent_downloads=max_concurrent_downloads,
         token=token if token is not None else os.environ.get("HF_TOKEN") or None,
+        stall_timeout=timeout,
+        read_only=read_only,
         loader=loader,
         wait_for_lock=wait_for_lock,
     )

@@ -106,17 +106,22 @@ class _Scheduled:
 
 @final
 class ModelServer:
-    """An aiohttp server on 127.0.0.1 (random port) serving ``directory``.
+    """An aiohttp server on ``host`` (127.0.0.1; random port) serving ``directory``.
 
     Use as an async context manager, or call ``start()`` and ``close()``.
+    Another loopback address such as ``127.0.0.2`` is another host to a client
+    (for testing what crosses a redirect between hosts).
     With ``token`` set, every request needs ``Authorization: Bearer <token>``
     (401 without one, 403 with a wrong one); ``token`` may be changed at any
     time. ``requests`` lists every request received, in order.
     """
 
-    def __init__(self, directory: Path, *, token: str | None = None) -> None:
+    def __init__(
+        self, directory: Path, *, token: str | None = None, host: str = "127.0.0.1"
+    ) -> None:
         self.directory = Path(directory)
         self.token = token
+        self.host = host
         self.requests: list[RequestRecord] = []
         self._faults: dict[str, deque[_Scheduled]] = {}
         self._unprepared: dict[int, RequestRecord] = {}
@@ -138,7 +143,7 @@ class ModelServer:
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            sock.bind(("127.0.0.1", 0))
+            sock.bind((self.host, 0))
             await web.SockSite(runner, sock).start()
         except BaseException:
             sock.close()
@@ -167,10 +172,10 @@ class ModelServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``; raises ``RuntimeError`` before ``start()``."""
+        """``http://<host>:<port>``; raises ``RuntimeError`` before ``start()``."""
         if self._port is None:
             raise RuntimeError("ModelServer is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://{self.host}:{self._port}"
 
     def url_for(self, filename: str) -> str:
         """The URL that serves ``filename`` from the directory."""

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Literal, TypeAlias
+
 from llmstore.types import ModelInfo, ModelStatus
 from mstlite import Model, computed
 
-__all__ = ["StoreState"]
+__all__ = ["ErrorOperation", "StoreState"]
+
+#: what failed when ``store.error`` was set: a verification failure of a
+#: download is "verify", any other download failure "download"
+ErrorOperation: TypeAlias = Literal["initialize", "download", "verify", "delete"]
 
 
 class StoreState(Model):
     """The persisted state of the store and its views (actions live in ``store``)."""
 
     is_initialized: bool = False
+    #: the latest failure of initialize, a download, a verification or a deletion
     error: str | None = None
+    #: what ``error`` is about, so the next success of that operation clears it
+    error_operation: ErrorOperation | None = None
+    #: the model ``error`` is about (None for initialize)
+    error_key: str | None = None
     models: list[ModelInfo] = []
     selected_model_key: str | None = None
 

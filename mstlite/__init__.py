@@ -12,6 +12,8 @@ imported on first use, so ``import mstlite`` does not import reactivex.
 from __future__ import annotations
 
 import typing as _typing
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
 
 from mstlite import types
 from mstlite._action import action
@@ -143,6 +145,11 @@ __all__ = [
     "walk",
     "when",
 ]
+
+try:
+    __version__: str = _version("mstlite")
+except _PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 # Loaded on first attribute access rather than here: rx imports reactivex, which
 # a program that never observes should not pay for. They stay out of __all__ so

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from llmstore._files import ensure_models_dir, remove_file_in_dir, scan_models_dir
+from llmstore._files import ScanResult, ensure_models_dir, remove_file_in_dir, scan_models_dir
 from llmstore._persist import DebouncedSaver, StateFile
 from mstlite import get_env, on_snapshot
 
@@ -24,26 +24,39 @@ async def initialize(store: LLMStore) -> None:
 
     Idempotent. A corrupt state file is moved aside and reported in
     ``store.warnings``, never fatal. Raises ``LLMStoreError`` when the models
-    dir cannot be used (after ``store.error`` is set).
+    dir cannot be used (after ``store.error`` is set). A read-only store
+    (``env.read_only``) writes nothing: a missing models dir is an empty one,
+    leftovers stay where they are, and nothing is saved.
     """
     env: StoreEnv = get_env(store)
     if store.is_initialized:
         return
+    read_only = env.read_only
+    specs = list(env.catalog.values())
     try:
-        await asyncio.to_thread(ensure_models_dir, env.models_dir)
-        scan = await asyncio.to_thread(scan_models_dir, env.models_dir, list(env.catalog.values()))
+        if read_only and not env.models_dir.exists():
+            scan = ScanResult()
+        else:
+            if not read_only:
+                await asyncio.to_thread(ensure_models_dir, env.models_dir)
+            scan = await asyncio.to_thread(
+                scan_models_dir, env.models_dir, specs, read_only=read_only
+            )
     except Exception as error:
-        store.set_error(str(error))
+        store.set_error(str(error), operation="initialize")
         raise
-    for stale in scan.stale:
-        await asyncio.to_thread(remove_file_in_dir, env.models_dir, stale)
+    if not read_only:
+        for stale in scan.stale:
+            await asyncio.to_thread(remove_file_in_dir, env.models_dir, stale)
     env.warnings.extend(scan.warnings)
     state = env.state = StateFile(env.state_file)
-    persisted = await asyncio.to_thread(state.load)
+    persisted = await asyncio.to_thread(state.load, read_only=read_only)
     if state.warning:
         env.warnings.append(state.warning)
     store.apply_scan(scan, persisted or {})
     env.semaphore = asyncio.Semaphore(env.max_concurrent_downloads)
+    if read_only:
+        return
     env.saver = DebouncedSaver(lambda snapshot: state.save(_persistable(snapshot)))
     env.disposers.append(on_snapshot(store, env.saver.schedule))
     env.saver.schedule(store.snapshot())

@@ -26,6 +26,7 @@ from llmstore.errors import (
     LLMStoreError,
     ModelBusyError,
     UnknownModelError,
+    VerificationError,
 )
 from llmstore.progress import ProgressEvent, ProgressTracker
 from llmstore.types import ModelStatus
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from llmstore.catalog import ModelSpec
     from llmstore.store import LLMStore
     from llmstore.types import ModelInfo
+    from llmstore.views import ErrorOperation
 
 __all__ = ["cancel_model_download", "delete_model", "start_model_download"]
 
@@ -48,7 +50,7 @@ async def start_model_download(store: LLMStore, key: str) -> None:
     download's ``LLMStoreError`` after the ``error`` status is committed.
     """
     env: StoreEnv = get_env(store)
-    _require_initialized(store)
+    _require_writable(store, f"download {key!r}")
     spec = env.catalog.get(key)
     if spec is None:
         raise UnknownModelError(
@@ -82,6 +84,10 @@ async def _download(store: LLMStore, key: str) -> None:
     dest = model_path(env.models_dir, spec.filename)
     tracker = ProgressTracker(key, spec.size_bytes, clock=env.clock)
 
+    def on_stall(seconds: float) -> None:
+        # Called by the stall watch about once a second while no byte arrives.
+        channel.on_next(tracker.stalled(seconds))
+
     def on_progress(done: int, total: int | None) -> None:
         # Called per chunk: cheap, and throttled to ~10 events (and actions) a second.
         event = tracker.update(done, total=total)
@@ -112,8 +118,11 @@ async def _download(store: LLMStore, key: str) -> None:
                     sha256=spec.sha256,
                     min_size=spec.min_size_bytes,
                     on_progress=on_progress,
-                    token=env.token,
+                    on_stall=on_stall,
+                    token=env.token if spec.auth == "hf" else None,
+                    token_withheld=env.token is not None and spec.auth != "hf",
                     verify=verify,
+                    stall_timeout=env.stall_timeout,
                 )
             installed = True
             model.set_status(ModelStatus.INITIALIZING, progress=100.0)
@@ -122,6 +131,7 @@ async def _download(store: LLMStore, key: str) -> None:
         size = dest.stat().st_size
         channel.on_next(tracker.update(size, total=size, done=True))
         store.finish_download(key, str(dest), size)
+        _succeeded(store, ("download", "verify"), key)
         channel.on_completed()
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
@@ -138,6 +148,8 @@ async def _download(store: LLMStore, key: str) -> None:
     except Exception as error:
         message = _describe(key, error)
         model.set_status(ModelStatus.ERROR, error=message)
+        operation: ErrorOperation = "verify" if isinstance(error, VerificationError) else "download"
+        store.set_error(message, operation=operation, key=key)
         failure = error if isinstance(error, LLMStoreError) else LLMStoreError(message)
         channel.on_error(failure)
         if failure is error:
@@ -210,13 +222,37 @@ async def cancel_model_download(store: LLMStore, key: str) -> None:
 
 
 async def delete_model(store: LLMStore, key: str) -> None:
-    """Remove the model's file (cancelling its download first) and clear the selection."""
+    """Remove the model's file (cancelling its download first) and clear the selection.
+
+    Raises ``LLMStoreError`` when the file cannot be removed, after
+    ``store.error`` is set.
+    """
     env: StoreEnv = get_env(store)
     model = store.model(key)
+    _require_writable(store, f"delete {key!r}")
     await cancel_model_download(store, key)
     if model.path is not None:
-        await asyncio.to_thread(remove_file_in_dir, env.models_dir, Path(model.path))
+        path = Path(model.path)
+        try:
+            await asyncio.to_thread(remove_file_in_dir, env.models_dir, path)
+        except (OSError, LLMStoreError) as error:
+            if isinstance(error, OSError):
+                message = (
+                    f"cannot delete {key!r} ({path}): {error.strerror or error}; check the "
+                    f"permissions of {env.models_dir} and delete it again"
+                )
+            else:
+                message = f"cannot delete {key!r}: {error}"
+            store.set_error(message, operation="delete", key=key)
+            raise LLMStoreError(message) from error
     store.forget_file(key)
+    _succeeded(store, ("delete",), key)
+
+
+def _succeeded(store: LLMStore, operations: tuple[ErrorOperation, ...], key: str) -> None:
+    """Clear ``store.error`` when it reports one of ``operations`` failing on ``key``."""
+    if store.error is not None and store.error_operation in operations and store.error_key == key:
+        store.clear_error()
 
 
 def _is_installed(model: ModelInfo) -> bool:
@@ -229,6 +265,10 @@ def _is_installed(model: ModelInfo) -> bool:
         return False
 
 
-def _require_initialized(store: LLMStore) -> None:
+def _require_writable(store: LLMStore, what: str) -> None:
     if not store.is_initialized:
         raise LLMStoreError("the store is not initialized: await store.initialize() first")
+    if get_env(store).read_only:
+        raise LLMStoreError(
+            f"cannot {what}: the store was opened read-only; create it without read_only=True"
+        )

@@ -265,18 +265,27 @@ def test_content_length_larger_than_body_is_resumed(
 
 
 @pytest.mark.parametrize(
-    ("fault", "expected_size"),
-    [(Fault(endless=True), None), (None, -10)],
+    ("fault", "expected_size", "message"),
+    [
+        (Fault(endless=True), None, "more than the expected"),
+        # Content-Length says so: refused before the body is read.
+        (None, -10, r"announces \d+ bytes \(Content-Length\) but the catalog says \d+"),
+    ],
     ids=["endless-body", "file-larger-than-catalog"],
 )
 def test_body_longer_than_expected_is_an_error(
-    serve: Serve, payload: Payload, models_dir: Path, fault: Fault | None, expected_size: int
+    serve: Serve,
+    payload: Payload,
+    models_dir: Path,
+    fault: Fault | None,
+    expected_size: int,
+    message: str,
 ) -> None:
     async def body(server: ModelServer, session: aiohttp.ClientSession) -> None:
         if fault is not None:
             server.add_fault(payload.name, fault)
         size = payload.size + (expected_size or 0)
-        with pytest.raises(VerificationError, match="more than the expected"):
+        with pytest.raises(VerificationError, match=message):
             await fetch(server, session, payload, models_dir / payload.name, expected_size=size)
         assert len(server.requests) == 1
 

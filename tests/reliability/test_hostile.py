@@ -116,7 +116,9 @@ def test_content_length_larger_than_the_body_is_resumed_to_an_intact_file(
 ) -> None:
     async def body(server: ModelServer) -> None:
         server.add_fault(served.filename, Fault(extra_length=50_000), times=None)
-        async with opened(models_dir, [served.spec(server.url_for(served.filename))]) as store:
+        # Without a catalog size the lie only sets the total; the sha256 still checks.
+        spec = served.spec(server.url_for(served.filename), size_bytes=None)
+        async with opened(models_dir, [spec]) as store:
             await store.start_model_download(served.key)
             assert store.model(served.key).status is ModelStatus.READY
         first, *rest = server.requests_for(served.filename)
@@ -126,6 +128,24 @@ def test_content_length_larger_than_the_body_is_resumed_to_an_intact_file(
     run(served_dir, body)
     assert helpers.sha256_of(models_dir / served.filename) == served.sha256
     assert helpers.leftovers(models_dir) == sorted([served.filename, STATE_FILE_NAME])
+
+
+def test_content_length_contradicting_the_catalog_fails_before_the_body(
+    served_dir: Path, models_dir: Path, served: ServedModel, helpers: Helpers
+) -> None:
+    async def body(server: ModelServer) -> None:
+        server.add_fault(served.filename, Fault(extra_length=50_000, bytes_per_second=MB))
+        async with opened(models_dir, [served.spec(server.url_for(served.filename))]) as store:
+            error = await pull_fails(store, served.key, VerificationError, "Content-Length")
+            assert f"announces {served.size + 50_000} bytes" in str(error)
+            assert f"the catalog says {served.size}" in str(error)
+            assert store.error == store.model(served.key).error
+        (record,) = server.requests_for(served.filename)
+        # Refused on the headers: at most what the server pushed before the hang-up.
+        assert record.bytes_sent < served.size // 2
+
+    run(served_dir, body)
+    assert helpers.leftovers(models_dir) == [STATE_FILE_NAME]
 
 
 def test_endless_body_for_a_known_size_is_cut_off(
@@ -164,12 +184,13 @@ def test_content_range_of_another_size_is_rejected(
     served_dir: Path, models_dir: Path, served: ServedModel, helpers: Helpers
 ) -> None:
     async def body(server: ModelServer) -> None:
-        server.add_fault(served.filename, Fault(drop_after=MB))
+        # Chunked (no Content-Length), dropped after 1 MB: the resumed 206 says the size.
+        server.add_fault(served.filename, Fault(endless=True, drop_after=MB))
         spec = served.spec(server.url_for(served.filename), size_bytes=served.size + 1, sha256=None)
         async with opened(models_dir, [spec]) as store:
-            # The first answer's Content-Length is not trusted (it may lie); the
-            # Content-Range of the resumed one is the server's word on the size.
-            await pull_fails(store, served.key, VerificationError, "were expected")
+            error = await pull_fails(store, served.key, VerificationError, "Content-Range")
+            assert f"announces {served.size} bytes" in str(error)
+            assert f"the catalog says {served.size + 1}" in str(error)
 
     run(served_dir, body)
     assert helpers.leftovers(models_dir) == [STATE_FILE_NAME]

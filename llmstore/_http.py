@@ -1,0 +1,162 @@
+"""One HTTP GET of a download: redirects followed by hand, statuses judged, errors worded.
+
+Redirects are followed here, not by aiohttp, so the bearer token goes to the
+first URL's origin (scheme, host and port) and nowhere else, whatever the
+aiohttp version: a Hugging Face download redirects to a CDN of another host,
+which must never see the user's token.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import final
+
+import aiohttp
+from aiohttp import hdrs
+from yarl import URL
+
+from llmstore._stall import StallWatch
+from llmstore.errors import AuthenticationRequiredError, DownloadError, HTTPStatusError
+
+__all__ = [
+    "RETRY_STATUSES",
+    "Answer",
+    "RetryableError",
+    "check_status",
+    "content_range_total",
+    "describe_error",
+    "get",
+]
+
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class RetryableError(Exception):
+    """An attempt failed in a way worth retrying."""
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The final (non-redirect) response, and whether the token went with its request."""
+
+    response: aiohttp.ClientResponse
+    sent_token: bool
+
+
+async def get(
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    token: str | None,
+    max_redirects: int,
+    watch: StallWatch,
+) -> Answer:
+    """GET ``url``, following up to ``max_redirects`` redirects; the token stays on its origin.
+
+    Raises ``DownloadError`` for a redirect loop, a redirect without a
+    ``Location`` and one to a URL that is not http(s).
+    """
+    current = URL(url, encoded=True)
+    origin = current.origin()
+    for _ in range(max_redirects + 1):
+        request_headers = dict(headers)
+        sent_token = bool(token) and current.origin() == origin
+        if sent_token:
+            request_headers[hdrs.AUTHORIZATION] = f"Bearer {token}"
+        watch.waiting()
+        response = await session.get(current, headers=request_headers, allow_redirects=False)
+        watch.arrived()
+        if response.status not in _REDIRECTS:
+            return Answer(response, sent_token)
+        location = response.headers.get(hdrs.LOCATION, "")
+        response.release()
+        try:
+            target = current.join(URL(location)) if location else None
+        except ValueError:
+            target = None
+        if target is None or target.scheme not in ("http", "https") or not target.host:
+            shown = repr(location) if location else "nowhere (no Location header)"
+            raise DownloadError(
+                f"{url} redirected to {shown}, which is not an http(s) URL; refusing to follow. "
+                "Check the URL in the catalog"
+            )
+        current = target
+    raise DownloadError(
+        f"{url} redirected more than {max_redirects} times (a redirect loop?); check the URL"
+    )
+
+
+def check_status(answer: Answer, url: str, *, token_withheld: bool) -> None:
+    """Raise unless the status is 200, 206 or 416; the last is handled by the caller."""
+    response = answer.response
+    status = response.status
+    if status in (200, 206, 416):
+        encoding = response.headers.get(hdrs.CONTENT_ENCODING, "identity").strip().lower()
+        if status != 416 and encoding not in ("identity", ""):
+            raise DownloadError(
+                f"{url} sent a {encoding}-encoded body although identity was asked for; "
+                "the server or a proxy is misconfigured"
+            )
+        return
+    if status in (401, 403):
+        host = response.url.host or "the server"
+        if answer.sent_token:
+            hint = "the token was refused; check it grants access to this file"
+        elif token_withheld:
+            hint = (
+                f'the token is not sent to {host}: only catalog entries with auth "hf" get '
+                "it (by default those on huggingface.co and its configured mirror)"
+            )
+        elif response.url.origin() != URL(url, encoded=True).origin():
+            hint = f"it redirected to {host}, which never gets the token; check the URL"
+        else:
+            hint = "a token is needed: set $HF_TOKEN or pass token"
+        raise AuthenticationRequiredError(f"{url} answered HTTP {status}: {hint}", status, url)
+    reason = f"HTTP {status} {response.reason or ''}".rstrip()
+    if status in RETRY_STATUSES:
+        raise RetryableError(reason, _retry_after(response))
+    raise HTTPStatusError(
+        f"{url} answered {reason}; check the URL or the catalog entry", status, url
+    )
+
+
+def _retry_after(response: aiohttp.ClientResponse) -> float:
+    value = response.headers.get(hdrs.RETRY_AFTER, "")
+    return float(value) if value.isdigit() else 0.0
+
+
+def content_range_total(content_range: str) -> int | None:
+    """The complete length in ``bytes */N`` (the form a 416 answer carries)."""
+    match = re.fullmatch(r"bytes\s+\*/(\d+)", content_range.strip(), re.IGNORECASE)
+    return int(match[1]) if match else None
+
+
+def describe_error(error: BaseException) -> str:
+    """A transport failure in plain words: no library class names, no bogus statuses."""
+    if isinstance(error, TimeoutError):
+        return "timed out waiting for data"
+    if isinstance(error, aiohttp.ClientPayloadError):
+        return "the connection closed before the body was complete"
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        reason = error.os_error.strerror or str(error.os_error) or "refused"
+        return f"cannot connect to {error.host}:{error.port} ({reason})"
+    if isinstance(error, aiohttp.ClientOSError):
+        return f"the connection failed ({error.strerror or 'network error'})"
+    if isinstance(error, aiohttp.ClientConnectionError):
+        return "the connection failed"
+    if isinstance(error, aiohttp.InvalidURL):
+        return f"{error.url} is not a valid URL"
+    if isinstance(error, aiohttp.ClientResponseError):
+        return f"the server's answer could not be read ({error.message})"
+    return str(error) or "an unexpected network error"
