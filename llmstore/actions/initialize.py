@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmstore._files import ensure_models_dir, remove_file_in_dir, scan_models_dir
 from llmstore._persist import DebouncedSaver, StateFile
+from llmstore.actions.add_model import restore_entries
 from mstlite import get_env, on_snapshot
 
 if TYPE_CHECKING:
@@ -31,6 +32,16 @@ async def initialize(store: LLMStore) -> None:
         return
     try:
         await asyncio.to_thread(ensure_models_dir, env.models_dir)
+    except Exception as error:
+        store.set_error(str(error))
+        raise
+    # The state first: it holds the models added from the Hub, which the scan must know.
+    state = env.state = StateFile(env.state_file)
+    persisted = await asyncio.to_thread(state.load)
+    if state.warning:
+        env.warnings.append(state.warning)
+    restore_entries(env, persisted)
+    try:
         scan = await asyncio.to_thread(scan_models_dir, env.models_dir, list(env.catalog.values()))
     except Exception as error:
         store.set_error(str(error))
@@ -38,10 +49,6 @@ async def initialize(store: LLMStore) -> None:
     for stale in scan.stale:
         await asyncio.to_thread(remove_file_in_dir, env.models_dir, stale)
     env.warnings.extend(scan.warnings)
-    state = env.state = StateFile(env.state_file)
-    persisted = await asyncio.to_thread(state.load)
-    if state.warning:
-        env.warnings.append(state.warning)
     store.apply_scan(scan, persisted or {})
     env.semaphore = asyncio.Semaphore(env.max_concurrent_downloads)
     env.saver = DebouncedSaver(lambda snapshot: state.save(_persistable(snapshot)))
