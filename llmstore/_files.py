@@ -200,9 +200,7 @@ def _specs_by_filename(specs: Iterable[ModelSpec]) -> dict[str, ModelSpec]:
     for spec in specs:
         catalog[spec.filename] = spec
         for part in spec.parts:
-            catalog[part.filename] = spec.model_copy(
-                update={**part.model_dump(), "parts": ()}
-            )
+            catalog[part.filename] = spec.model_copy(update={**part.model_dump(), "parts": ()})
     return catalog
 
 

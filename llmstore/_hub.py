@@ -336,8 +336,5 @@ def _is_projector(filename: str) -> bool:
 def _listing(models: list[list[RepoFile]]) -> str:
     if not models:
         return "it has no GGUF files"
-    lines = [
-        g[0].path + (f" (+{len(g) - 1} more parts)" if len(g) > 1 else "") for g in models
-    ]
+    lines = [g[0].path + (f" (+{len(g) - 1} more parts)" if len(g) > 1 else "") for g in models]
     return "its GGUF files: " + ", ".join(lines)
-

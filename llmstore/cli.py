@@ -19,6 +19,7 @@ from typing import Any
 
 from llmstore._files import model_path
 from llmstore._gguf import read_gguf_header
+from llmstore._hub import known_key, parse_hub_name
 from llmstore._lock import LockBusyError, hold_lock, lock_path, try_remove_lock
 from llmstore._output import Output, human_size, info_fields
 from llmstore._partial import discard_partial, partial_paths
@@ -75,8 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("list", help="the catalog and local models (* marks the selected one)")
-    pull = commands.add_parser("pull", help="download models (Ctrl-C or SIGTERM cancels cleanly)")
-    pull.add_argument("keys", nargs="+", metavar="KEY")
+    pull = commands.add_parser(
+        "pull",
+        help="download models (Ctrl-C or SIGTERM cancels cleanly)",
+        description="Download models: catalog keys, or any GGUF model on Hugging Face by name "
+        "(hf.co/OWNER/REPO:QUANT, OWNER/REPO:QUANT or OWNER/REPO/FILE.gguf), added to the "
+        "models list first. The Hub is $HF_ENDPOINT (or --endpoint); $HF_TOKEN is sent to it, "
+        "never to the CDN it redirects to; $HF_HUB_OFFLINE=1 allows only models already added.",
+    )
+    pull.add_argument(
+        "keys", nargs="+", metavar="KEY", help="a catalog key, or hf.co/OWNER/REPO:QUANT"
+    )
     cancel = commands.add_parser(
         "cancel",
         help="discard what an interrupted download left for resuming",
@@ -86,9 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
         "another process is downloading the model.",
     )
     cancel.add_argument("key", metavar="KEY")
-    remove = commands.add_parser("rm", help="delete a downloaded model")
+    remove = commands.add_parser(
+        "rm",
+        help="delete a downloaded model",
+        description="Delete a model's files. A model pulled from Hugging Face by name also "
+        "leaves the models list (even when not downloaded), unless --keep-entry.",
+    )
     remove.add_argument("key", metavar="KEY")
     remove.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    remove.add_argument(
+        "--keep-entry",
+        action="store_true",
+        help="keep a model added from Hugging Face in the list (to pull it again later)",
+    )
     select = commands.add_parser(
         "select",
         help="select the model to use (it must be ready)",
@@ -165,7 +185,8 @@ def _store(args: argparse.Namespace) -> LLMStore:
 
 def _model_row(store: LLMStore, model: ModelInfo) -> dict[str, Any]:
     size = model.size_bytes
-    if model.path is not None:
+    spec = store.env.catalog.get(model.key)
+    if model.path is not None and not (spec is not None and spec.parts):
         with contextlib.suppress(OSError):
             size = os.stat(model.path).st_size
     return {
@@ -183,6 +204,25 @@ def _model_row(store: LLMStore, model: ModelInfo) -> dict[str, Any]:
 
 def _destination(store: LLMStore, spec: ModelSpec) -> Path:
     return model_path(store.env.models_dir, spec.filename)
+
+
+def _key(store: LLMStore, name: str) -> str:
+    """The key ``name`` denotes: itself, or a known model's key for a Hub name in any form."""
+    return known_key((m.key for m in store.models), name) or name
+
+
+async def _pull_keys(store: LLMStore, names: Sequence[str], output: Output) -> list[str]:
+    """The keys to pull: names from the Hub are added first (so typos fail before any pull)."""
+    keys: list[str] = []
+    for name in names:
+        known = _key(store, name)
+        if store.find(known) is None and parse_hub_name(name) is not None:
+            known = await store.add_model(name)
+            spec = store.env.catalog[known]
+            parts = f" in {len(spec.files)} parts" if spec.parts else ""
+            output.line(f"{known}: found {human_size(spec.total_size)}{parts} on the Hub")
+        keys.append(known)
+    return list(dict.fromkeys(keys))
 
 
 def _downloading_elsewhere(store: LLMStore, spec: ModelSpec) -> bool:
@@ -215,8 +255,8 @@ async def cmd_list(args: argparse.Namespace, output: Output) -> int:
 
 
 async def cmd_pull(args: argparse.Namespace, output: Output) -> int:
-    keys = list(dict.fromkeys(args.keys))
     async with _store(args) as store:
+        keys = await _pull_keys(store, args.keys, output)
         catalog = store.env.catalog
         for key in keys:  # unknown keys fail before anything starts
             store.model(key)
@@ -277,6 +317,7 @@ async def cmd_pull(args: argparse.Namespace, output: Output) -> int:
 
 async def cmd_cancel(args: argparse.Namespace, output: Output) -> int:
     async with _store(args) as store:
+        args.key = _key(store, args.key)
         model = store.model(args.key)
         spec = store.env.catalog.get(args.key)
         discarded = False
@@ -284,8 +325,10 @@ async def cmd_cancel(args: argparse.Namespace, output: Output) -> int:
             dest = _destination(store, spec)
             try:
                 async with hold_lock(lock_path(dest), wait=False):
-                    discarded = any(p.exists() for p in partial_paths(dest))
-                    await asyncio.to_thread(discard_partial, dest)
+                    for file in spec.files:  # every part of a split model
+                        part_dest = model_path(store.env.models_dir, file.filename)
+                        discarded |= any(p.exists() for p in partial_paths(part_dest))
+                        await asyncio.to_thread(discard_partial, part_dest)
             except LockBusyError:
                 raise ModelBusyError(
                     f"{args.key!r} is being downloaded by another llmstore process; press "
@@ -301,22 +344,25 @@ async def cmd_cancel(args: argparse.Namespace, output: Output) -> int:
 
 async def cmd_rm(args: argparse.Namespace, output: Output) -> int:
     async with _store(args) as store:
+        args.key = _key(store, args.key)
         model = store.model(args.key)
-        if model.path is None:
+        drop_entry = args.key in store.env.added and not args.keep_entry
+        if model.path is None and not drop_entry:
             raise CommandError(
                 f"{args.key!r} is not downloaded ({model.status.value}): there is no file "
                 f"to delete; `llmstore cancel {args.key}` discards an interrupted download"
             )
         path = model.path
+        what = f"{model.display_name} ({path})" if path else f"{args.key} from the models list"
         if not args.yes:
             if not sys.stdin.isatty():
                 raise CommandError(
-                    f"refusing to delete {path} without confirmation: stdin is not a "
+                    f"refusing to delete {path or args.key} without confirmation: stdin is not a "
                     "terminal; pass --yes",
                     EXIT_USAGE,
                 )
             try:
-                confirmed = output.confirm(f"Delete {model.display_name} ({path})? [y/N] ")
+                confirmed = output.confirm(f"Delete {what}? [y/N] ")
             except KeyboardInterrupt:
                 raise CommandError("interrupted: nothing deleted", EXIT_INTERRUPTED) from None
             if not confirmed:
@@ -324,11 +370,15 @@ async def cmd_rm(args: argparse.Namespace, output: Output) -> int:
                     output.json({"key": args.key, "deleted": False, "path": path})
                 output.line(f"{args.key}: kept")
                 return EXIT_OK
-        await store.delete_model(args.key)
+        await store.delete_model(args.key, keep_entry=args.keep_entry)
         if output.as_json:
-            output.json({"key": args.key, "deleted": True, "path": path})
+            output.json(
+                {"key": args.key, "deleted": True, "path": path, "entry_removed": drop_entry}
+            )
         else:
-            output.line(f"{args.key}: deleted {path}")
+            done = [f"deleted {path}"] if path else []
+            done += ["removed it from the models list"] if drop_entry else []
+            output.line(f"{args.key}: {' and '.join(done)}")
     return EXIT_OK
 
 
@@ -336,7 +386,7 @@ async def cmd_select(args: argparse.Namespace, output: Output) -> int:
     if args.none == (args.key is not None):
         raise CommandError("give a KEY, or --none to clear the selection", EXIT_USAGE)
     async with _store(args) as store:
-        store.select_model(None if args.none else args.key)
+        store.select_model(None if args.none else _key(store, args.key))
         if output.as_json:
             output.json({"selected_model_key": store.selected_model_key})
         else:
@@ -350,12 +400,20 @@ async def cmd_status(args: argparse.Namespace, output: Output) -> int:
         partial: list[dict[str, Any]] = []
         elsewhere: list[str] = []
         for spec in env.catalog.values():
-            part = partial_paths(_destination(store, spec))[0]
+            dests = [model_path(env.models_dir, file.filename) for file in spec.files]
+            parts = [partial_paths(dest)[0] for dest in dests]
             if _downloading_elsewhere(store, spec):
                 elsewhere.append(spec.key)
-            elif part.exists():
+            elif any(part.exists() for part in parts):
+                # A split model's parts already in place count as done too.
+                done = [p for p in parts if p.exists()]
+                done += [d for d in dests if d.exists()] if spec.parts else []
                 partial.append(
-                    {"key": spec.key, "bytes": part.stat().st_size, "total": spec.size_bytes}
+                    {
+                        "key": spec.key,
+                        "bytes": sum(path.stat().st_size for path in done),
+                        "total": spec.total_size,
+                    }
                 )
         ready = [m.key for m in store.models if m.status is ModelStatus.READY]
         status: dict[str, Any] = {
@@ -388,10 +446,12 @@ async def cmd_status(args: argparse.Namespace, output: Output) -> int:
 
 async def cmd_info(args: argparse.Namespace, output: Output) -> int:
     async with _store(args) as store:
+        args.key = _key(store, args.key)
         model = store.model(args.key)
         spec = store.env.catalog.get(args.key)
         details = _model_row(store, model)
         details["url"] = spec.url if spec else None
+        details["parts"] = [f.url for f in spec.files] if spec and spec.parts else None
         # A catalog sha256 was checked when the file was downloaded; hash the others.
         details["sha256"] = spec.sha256 if spec else None
         details["gguf"] = None
