@@ -124,11 +124,11 @@ class HubServer:
         return str(self._server.make_url("")).rstrip("/")
 
     def add_repo(self, repo_id: str, *, private: bool = False, gated: bool = False) -> HubRepo:
-        """Create (or return) the repo ``repo_id``; its commit is derived from its id."""
-        repo = self.repos.get(repo_id.lower())
-        if repo is None:
-            commit = hashlib.sha1(repo_id.encode("utf-8")).hexdigest()
-            repo = self.repos[repo_id.lower()] = HubRepo(repo_id, commit)
+        """Create the repo ``repo_id`` (or set the access rules of the one there).
+
+        Its commit is derived from its id. Repo ids match in any case, as on the Hub.
+        """
+        repo = self._repo(repo_id)
         repo.private, repo.gated = private, gated
         return repo
 
@@ -141,7 +141,7 @@ class HubServer:
         lfs: bool = True,
         listed_sha256: str | None = None,
     ) -> HubFile:
-        """Put ``data`` at ``path`` in ``repo_id`` (created if needed); the CDN serves it.
+        """Put ``data`` at ``path`` in ``repo_id`` (created public if new); the CDN serves it.
 
         ``listed_sha256`` makes the API list another SHA-256 than the bytes have.
         """
@@ -150,8 +150,15 @@ class HubServer:
         (self.directory / blob).write_bytes(data)
         sha256 = (listed_sha256 or digest) if lfs else None
         entry = HubFile(path, blob, len(data), sha256)
-        self.add_repo(repo_id).files[path] = entry
+        self._repo(repo_id).files[path] = entry
         return entry
+
+    def _repo(self, repo_id: str) -> HubRepo:
+        repo = self.repos.get(repo_id.lower())
+        if repo is None:
+            commit = hashlib.sha1(repo_id.encode("utf-8")).hexdigest()
+            repo = self.repos[repo_id.lower()] = HubRepo(repo_id, commit)
+        return repo
 
     def api_requests(self) -> list[RequestRecord]:
         """The requests for ``/api/...`` the API host received."""

@@ -43,7 +43,10 @@ async def add_model(store: LLMStore, name: str) -> str:
     spec = await asyncio.to_thread(
         resolve_hub_model, parsed, endpoint=hub_endpoint(env.endpoint), token=env.token
     )
-    # The Hub's spelling of the repo, or another add that finished first, may be known.
+    scan = await asyncio.to_thread(scan_models_dir, env.models_dir, [spec])
+    found = scan.complete.get(spec.key)
+    # No await from here on: the Hub's spelling of the repo, or another add that
+    # finished while this one waited, may be known already.
     known = known_key(env.catalog, spec.key) or _same_file(env, spec)
     if known is not None:
         return known
@@ -51,8 +54,6 @@ async def add_model(store: LLMStore, name: str) -> str:
     clash = [file.filename for file in spec.files if file.filename in taken]
     if clash:
         raise LLMStoreError(f"{spec.key}: the file name {clash[0]} is taken by another model")
-    scan = await asyncio.to_thread(scan_models_dir, env.models_dir, [spec])
-    found = scan.complete.get(spec.key)
     env.catalog[spec.key] = spec
     env.added.add(spec.key)
     store.add_entry(spec, str(found) if found is not None else None)
