@@ -367,16 +367,21 @@ async def cmd_rm(args: argparse.Namespace, output: Output) -> int:
                 raise CommandError("interrupted: nothing deleted", EXIT_INTERRUPTED) from None
             if not confirmed:
                 if output.as_json:
-                    output.json({"key": args.key, "deleted": False, "path": path})
+                    output.json(
+                        {"key": args.key, "deleted": False, "path": path, "entry_removed": False}
+                    )
                 output.line(f"{args.key}: kept")
                 return EXIT_OK
+        spec = store.env.catalog.get(args.key)
+        more = len(spec.parts) if spec is not None else 0
         await store.delete_model(args.key, keep_entry=args.keep_entry)
         if output.as_json:
             output.json(
                 {"key": args.key, "deleted": True, "path": path, "entry_removed": drop_entry}
             )
         else:
-            done = [f"deleted {path}"] if path else []
+            done = [f"deleted {path}" + (f" and its {more} other part{'s' * (more > 1)}" if more else "")]
+            done = done if path else []
             done += ["removed it from the models list"] if drop_entry else []
             output.line(f"{args.key}: {' and '.join(done)}")
     return EXIT_OK
