@@ -380,8 +380,8 @@ async def cmd_rm(args: argparse.Namespace, output: Output) -> int:
                 {"key": args.key, "deleted": True, "path": path, "entry_removed": drop_entry}
             )
         else:
-            done = [f"deleted {path}" + (f" and its {more} other part{'s' * (more > 1)}" if more else "")]
-            done = done if path else []
+            others = f" and its {more} other part{'s' * (more > 1)}" if more else ""
+            done = [f"deleted {path}{others}"] if path else []
             done += ["removed it from the models list"] if drop_entry else []
             output.line(f"{args.key}: {' and '.join(done)}")
     return EXIT_OK
