@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llmstore.catalog import DEFAULT_CATALOG, ModelSpec, load_catalog
+from llmstore.catalog import DEFAULT_CATALOG, ModelFile, ModelSpec, load_catalog
 from llmstore.errors import (
     AuthenticationRequiredError,
     CatalogError,
@@ -36,6 +36,7 @@ __all__ = [
     "LLMStore",
     "LLMStoreError",
     "ModelBusyError",
+    "ModelFile",
     "ModelInfo",
     "ModelSpec",
     "ModelStatus",

@@ -45,7 +45,7 @@ OFFLINE_VARIABLE = "HF_HUB_OFFLINE"
 _PREFIXES = ("https://huggingface.co/", "http://huggingface.co/", "https://hf.co/",
              "http://hf.co/", "huggingface.co/", "hf.co/")  # fmt: skip
 # The Hub's own rule for user, org and repo names (huggingface_hub's validate_repo_id).
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?")
 _QUANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _PATH_PART = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]*")
 # llama.cpp's gguf-split names parts "%s-%05d-of-%05d.gguf".
@@ -178,6 +178,8 @@ def list_repo_files(
         status = error.response.status_code if error.response is not None else None
         hint = "; a token is needed: set $HF_TOKEN" if status in (401, 403) else ""
         raise HubError(f"the Hub API answered HTTP {status} for {where}{hint}") from error
+    except ValueError as error:  # huggingface_hub's HFValidationError: a repo id it refuses
+        raise HubNameError(f"{repo!r} is not a valid Hugging Face repo id: {error}") from error
     except Exception as error:  # the transport's errors (connection refused, timeouts, ...)
         raise HubError(f"cannot reach the Hub at {endpoint}: {error}") from error
     files = [

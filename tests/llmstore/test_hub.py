@@ -27,7 +27,7 @@ from llmstore.errors import HubError, HubNameError, UnknownModelError
 REPO = "bartowski/Llama-3.2-1B-Instruct-GGUF"
 SHA = "ab" * 32
 
-names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,20}", fullmatch=True).filter(
+names = st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9_-]{0,20}[A-Za-z0-9])?", fullmatch=True).filter(
     lambda name: "--" not in name
 )
 quants = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_]{0,10}", fullmatch=True)
@@ -79,6 +79,8 @@ def test_a_name_without_a_slash_is_a_plain_key(name: str) -> None:
         ("own er/repo:Q4", "bad owner"),
         ("owner/re..po:Q4", "bad repo"),
         ("owner/re--po:Q4", "bad repo"),
+        ("owner/repo-:Q4", "bad repo"),
+        ("owner./repo:Q4", "bad owner"),
         ("owner/repo:", "bad quantization"),
         ("owner/repo:Q4/file.gguf", "bad quantization"),
         ("owner/repo:Q 4", "bad quantization"),
