@@ -105,27 +105,36 @@ async def _download(store: LLMStore, key: str) -> None:
             if env.session is None:
                 env.session = open_session()
             verify = verify_gguf if dest.suffix == ".gguf" else None
-            for file, file_dest in files:
-                if await asyncio.to_thread(
-                    _already_installed, file_dest, file, spec.min_size_bytes, verify
-                ):
-                    # Another process finished this file while we waited for its lock
-                    # (or an earlier pull of a split model got this part).
-                    size = file_dest.stat().st_size
-                    on_progress(size, size)
-                else:
-                    await download_file(
-                        env.session,
-                        file.url,
-                        file_dest,
-                        expected_size=file.size_bytes,
-                        sha256=file.sha256,
-                        min_size=spec.min_size_bytes,
-                        on_progress=on_progress,
-                        token=env.token,
-                        verify=verify,
-                    )
-                offset += file_dest.stat().st_size
+            try:
+                for file, file_dest in files:
+                    if await asyncio.to_thread(
+                        _already_installed, file_dest, file, spec.min_size_bytes, verify
+                    ):
+                        # Another process finished this file while we waited for its lock
+                        # (or an earlier pull of a split model got this part).
+                        size = file_dest.stat().st_size
+                        on_progress(size, size)
+                    else:
+                        await download_file(
+                            env.session,
+                            file.url,
+                            file_dest,
+                            expected_size=file.size_bytes,
+                            sha256=file.sha256,
+                            min_size=spec.min_size_bytes,
+                            on_progress=on_progress,
+                            token=env.token,
+                            verify=verify,
+                        )
+                    offset += file_dest.stat().st_size
+            except asyncio.CancelledError:
+                # A cancelled split model leaves nothing, as a cancelled file does:
+                # its parts already verified go too (under the lock, so no other
+                # process is using them).
+                for _, file_dest in files if spec.parts else ():
+                    with contextlib.suppress(OSError):
+                        remove_file_in_dir(env.models_dir, file_dest)
+                raise
             installed = True
             model.set_status(ModelStatus.INITIALIZING, progress=100.0)
             if env.loader is not None:

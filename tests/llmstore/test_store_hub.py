@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from llmstore import (
+    DownloadCancelledError,
     HTTPStatusError,
     HubError,
     HubNameError,
@@ -302,6 +303,28 @@ def test_a_failed_part_keeps_the_verified_parts_for_the_next_pull(tmp_path: Path
                 world.blob_path(SPLIT_REPO, path) for path in SPLIT_PATHS[1:]
             ]
             assert store.model(key).status is ModelStatus.READY
+
+    run(tmp_path, body)
+
+
+def test_cancelling_a_split_model_leaves_nothing(tmp_path: Path) -> None:
+    async def body(world: World) -> None:
+        second = world.hub.repos[SPLIT_REPO.lower()].files[SPLIT_PATHS[1]].blob
+        world.hub.cdn.throttle(second, bytes_per_second=40_000)  # about 3 s for part 2
+        async with world.opened() as store:
+            key = await store.add_model(f"{SPLIT_REPO}:Q8_0")
+            first, part2 = (f.filename for f in store.env.catalog[key].files[:2])
+            pulling = asyncio.ensure_future(store.start_model_download(key))
+            deadline = asyncio.get_running_loop().time() + 20
+            while not (world.models_dir / f"{part2}.part").exists():
+                assert asyncio.get_running_loop().time() < deadline, "part 2 never started"
+                await asyncio.sleep(0.01)
+            assert (world.models_dir / first).exists()
+            await store.cancel_model_download(key)
+            with pytest.raises(DownloadCancelledError):
+                await pulling
+            assert store.model(key).status is ModelStatus.IDLE
+            assert world.leftovers() == []
 
     run(tmp_path, body)
 
