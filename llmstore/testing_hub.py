@@ -14,7 +14,8 @@ so Range, If-Range, faults and the request log all work there)::
 
 Errors come as the Hub sends them (``X-Error-Code: RepoNotFound``,
 ``RevisionNotFound``, ``EntryNotFound``, ``GatedRepo``), so
-huggingface_hub raises its own exception types.
+huggingface_hub raises its own exception types. As on the Hub, a gated
+repo's listing is public and only its files need the token.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ class HubRepo:
     files: dict[str, HubFile] = field(default_factory=dict)
     #: needs the server's token (without it: 401 RepoNotFound, as the Hub answers)
     private: bool = False
-    #: answers 403 GatedRepo to everyone
+    #: listed to everyone, as on the Hub, but its files need the server's token
+    #: (401 without one, 403 GatedRepo with another)
     gated: bool = False
 
 
@@ -171,8 +173,13 @@ class HubServer:
         self.requests.append(record)
         return record
 
-    def _find(self, request: web.Request, record: RequestRecord) -> HubRepo | web.Response:
-        """The repo the request names, or the error answer the Hub would give."""
+    def _find(
+        self, request: web.Request, record: RequestRecord, *, files: bool = False
+    ) -> HubRepo | web.Response:
+        """The repo the request names, or the error answer the Hub would give.
+
+        ``files``: the request is for a file's bytes (where a gated repo wants a token).
+        """
         repo_id = f"{request.match_info['owner']}/{request.match_info['name']}"
         repo = self.repos.get(repo_id.lower())
         authorized = self.token is not None and (
@@ -181,8 +188,9 @@ class HubServer:
         if repo is None or (repo.private and not authorized):
             status = 404 if repo is None or hdrs.AUTHORIZATION in request.headers else 401
             return _error(record, status, "RepoNotFound", "Repository not found")
-        if repo.gated:
-            return _error(record, 403, "GatedRepo", "Access to model is restricted")
+        if repo.gated and files and not authorized:
+            status = 403 if hdrs.AUTHORIZATION in request.headers else 401
+            return _error(record, status, "GatedRepo", "Access to model is restricted")
         revision = request.match_info.get("revision")
         if revision is not None and unquote(revision) not in ("main", repo.commit):
             return _error(record, 404, "RevisionNotFound", "Invalid rev id")
@@ -209,7 +217,7 @@ class HubServer:
             "modelId": repo.repo_id,
             "sha": repo.commit,
             "private": repo.private,
-            "gated": False,
+            "gated": "manual" if repo.gated else False,
             "tags": ["gguf"],
             "siblings": siblings,
         }
@@ -217,7 +225,7 @@ class HubServer:
 
     async def _resolve(self, request: web.Request) -> web.Response:
         record = self._record(request)
-        repo = self._find(request, record)
+        repo = self._find(request, record, files=True)
         if isinstance(repo, web.Response):
             return repo
         file = repo.files.get(request.match_info["path"])

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from llmstore._files import model_path, scan_models_dir
+from llmstore._files import scan_models_dir
 from llmstore._hub import hub_endpoint, hub_offline, known_key, parse_hub_name, resolve_hub_model
 from llmstore.catalog import ModelSpec
 from llmstore.errors import HubError, LLMStoreError, UnknownModelError
@@ -100,13 +100,8 @@ def restore_entries(env: StoreEnv, persisted: dict[str, Any] | None) -> None:
         except ValidationError as error:
             env.warnings.append(f"dropped a saved model entry that is not valid: {error}")
             continue
+        # Validation checked every file name is a plain name inside the models dir.
         taken = {file.filename for other in env.catalog.values() for file in other.files}
-        try:
-            for file in spec.files:
-                model_path(env.models_dir, file.filename)
-        except LLMStoreError as error:
-            env.warnings.append(f"dropped the saved model {spec.key}: {error}")
-            continue
         if spec.key in env.catalog or any(file.filename in taken for file in spec.files):
             env.warnings.append(
                 f"dropped the saved model {spec.key}: the catalog has its key or file names"

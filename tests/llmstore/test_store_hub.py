@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from llmstore import (
+    AuthenticationRequiredError,
     DownloadCancelledError,
     HTTPStatusError,
     HubError,
@@ -192,16 +193,11 @@ def test_a_quant_matching_none_or_several_files_is_a_clear_error(tmp_path: Path)
     run(tmp_path, body)
 
 
-def test_missing_repos_gated_repos_and_an_unreachable_hub_are_clear_errors(
-    tmp_path: Path,
-) -> None:
+def test_missing_repos_and_an_unreachable_hub_are_clear_errors(tmp_path: Path) -> None:
     async def body(world: World) -> None:
-        world.hub.add_repo("meta/Gated-GGUF", gated=True)
         async with world.opened() as store:
             with pytest.raises(HubNameError, match="there is no model repo nobody/Nothing-GGUF"):
                 await store.add_model("hf.co/nobody/Nothing-GGUF:Q4_K_M")
-            with pytest.raises(HubError, match="is gated: accept its terms"):
-                await store.add_model("hf.co/meta/Gated-GGUF:Q4_K_M")
             with pytest.raises(UnknownModelError, match="OWNER/REPO:QUANT"):
                 await store.add_model("no-such-key")
         async with world.opened(endpoint="http://127.0.0.1:9") as store:
@@ -209,6 +205,22 @@ def test_missing_repos_gated_repos_and_an_unreachable_hub_are_clear_errors(
                 await store.add_model(f"hf.co/{REPO}:Q4_K_M")
 
     run(tmp_path, body)
+
+
+def test_a_gated_repo_is_listed_but_its_files_need_the_token(tmp_path: Path) -> None:
+    async def body(world: World) -> None:
+        world.hub.add_repo("meta/Gated-GGUF", gated=True)
+        world.put("meta/Gated-GGUF", "Gated-Q4_0.gguf", 130_000, 31)
+        async with world.opened() as store:
+            key = await store.add_model("hf.co/meta/Gated-GGUF:Q4_0")
+            with pytest.raises(AuthenticationRequiredError, match=r"set \$HF_TOKEN"):
+                await store.start_model_download(key)
+            assert world.leftovers() == [] and world.cdn_paths() == []
+        async with world.opened(token=TOKEN) as store:
+            await store.start_model_download(key)
+            assert store.model(key).status is ModelStatus.READY
+
+    run(tmp_path, body, token=TOKEN)
 
 
 def test_a_name_for_a_file_the_catalog_has_gives_the_catalog_key(tmp_path: Path) -> None:
