@@ -292,7 +292,8 @@ def known_key(keys: Iterable[str], name: str) -> str | None:
 
 def _safe_path(path: str) -> bool:
     """True for a relative repo path whose every part is a plain, visible name."""
-    return len(path) <= 1000 and all(_PATH_PART.fullmatch(part) for part in path.split("/"))
+    # 300 characters: the key (OWNER/REPO/PATH) then stays within ModelSpec's 512.
+    return len(path) <= 300 and all(_PATH_PART.fullmatch(part) for part in path.split("/"))
 
 
 def _group_models(files: Iterable[RepoFile]) -> list[list[RepoFile]]:
