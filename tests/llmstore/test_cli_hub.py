@@ -89,6 +89,9 @@ def test_pull_by_name_adds_the_model_then_list_info_rm_know_it(tmp_path: Path) -
         assert [(m["key"], m["status"], m["selected"]) for m in listed["models"]] == [
             (KEY, "ready", True)
         ]
+        assert (await cli.run("--json", "select", "--none")).json()["selected_model_key"] is None
+        selected = (await cli.run("--json", "select", f"hf.co/{REPO.lower()}:q4_k_m")).json()
+        assert selected == {"selected_model_key": KEY}
         info = (await cli.run("--json", "info", f"{REPO}:Q4_K_M")).json()
         assert info["url"].startswith(f"{cli.hub.endpoint}/{REPO}/resolve/")
         assert info["gguf"]["architecture"] == "llama" and info["parts"] is None
