@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--endpoint",
         metavar="URL",
-        help="a mirror: rewrites the host of catalog URLs (default: $LLMSTORE_ENDPOINT)",
+        help="a mirror: rewrites the host of catalog URLs, and is the Hub asked for names "
+        "(default: $LLMSTORE_ENDPOINT)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON document on stdout (scripts)"
@@ -75,10 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--quiet", "-q", action="store_true", help="print only errors (no progress)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("list", help="the catalog and local models (* marks the selected one)")
+    commands.add_parser(
+        "list",
+        help="the catalog, models added from Hugging Face, and local models (* = selected)",
+    )
     pull = commands.add_parser(
         "pull",
-        help="download models (Ctrl-C or SIGTERM cancels cleanly)",
+        help="download models by key or Hugging Face name (Ctrl-C or SIGTERM cancels cleanly)",
         description="Download models: catalog keys, or any GGUF model on Hugging Face by name "
         "(hf.co/OWNER/REPO:QUANT, OWNER/REPO:QUANT or OWNER/REPO/FILE.gguf), added to the "
         "models list first. The Hub is $HF_ENDPOINT (or --endpoint); $HF_TOKEN is sent to it, "
