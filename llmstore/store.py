@@ -214,12 +214,13 @@ class LLMStore(StoreState):
     def add_entry(self, spec: ModelSpec, path: str | None = None) -> None:
         """Add the model of ``spec`` (from the Hub), ready when ``path`` holds its files.
 
-        A local-only model that is one of its files goes: it is this model now.
+        A local-only model that is one of its files goes: it is this model now
+        (and the selection follows it, when it was selected).
         """
         stems = {file.filename.removesuffix(".gguf") for file in spec.files}
         for model in [m for m in self.models if m.local_only and m.key in stems]:
             if self.selected_model_key == model.key:
-                self.selected_model_key = None
+                self.selected_model_key = spec.key if path is not None else None
             self.models.remove(model)
         self.models.append(_entry_snapshot(spec, path, added=True))  # type: ignore[arg-type]
 

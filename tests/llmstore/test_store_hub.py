@@ -522,7 +522,7 @@ def test_a_file_already_on_disk_makes_the_added_model_ready(tmp_path: Path) -> N
             key = await store.add_model(f"hf.co/{REPO}:Q4_K_M")
             assert [m.key for m in store.models] == [key]
             assert store.model(key).status is ModelStatus.READY
-            assert store.selected_model_key is None  # the local model was selected; it went
+            assert store.selected_model_key == key  # the selection followed the file
         assert world.cdn_paths() == []
 
     run(tmp_path, body)
