@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import final
@@ -51,6 +52,9 @@ _PATH_PART = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]*")
 # llama.cpp's gguf-split names parts "%s-%05d-of-%05d.gguf".
 _SPLIT = re.compile(r"(?P<stem>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.gguf", re.IGNORECASE)
 _TIMEOUT = 30.0
+# Transient answers of the API are asked again after these pauses (seconds).
+_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_RETRY_DELAYS = (0.5, 1.5)
 
 
 @final
@@ -162,26 +166,35 @@ def list_repo_files(
     # login file), so the API sees exactly the token the downloads use.
     api = HfApi(endpoint=endpoint, token=token or False)
     where = f"{endpoint}/{repo}"
-    try:
-        info = api.model_info(repo, files_metadata=True, timeout=_TIMEOUT)
-    except OfflineModeIsEnabled as error:
-        raise HubError(f"cannot look up {repo}: huggingface_hub is in offline mode") from error
-    except GatedRepoError as error:
-        raise HubError(
-            f"{where} is gated: accept its terms on the Hub, then set $HF_TOKEN to a token "
-            "of that account"
-        ) from error
-    except RepositoryNotFoundError as error:
-        hint = "check the name" if token else "check the name, or set $HF_TOKEN if it is private"
-        raise HubNameError(f"there is no model repo {repo} on {endpoint}; {hint}") from error
-    except HfHubHTTPError as error:
-        status = error.response.status_code if error.response is not None else None
-        hint = "; a token is needed: set $HF_TOKEN" if status in (401, 403) else ""
-        raise HubError(f"the Hub API answered HTTP {status} for {where}{hint}") from error
-    except ValueError as error:  # huggingface_hub's HFValidationError: a repo id it refuses
-        raise HubNameError(f"{repo!r} is not a valid Hugging Face repo id: {error}") from error
-    except Exception as error:  # the transport's errors (connection refused, timeouts, ...)
-        raise HubError(f"cannot reach the Hub at {endpoint}: {error}") from error
+    for delay in (*_RETRY_DELAYS, None):  # model_info itself never retries
+        try:
+            info = api.model_info(repo, files_metadata=True, timeout=_TIMEOUT)
+            break
+        except OfflineModeIsEnabled as error:
+            raise HubError(f"cannot look up {repo}: huggingface_hub is in offline mode") from error
+        except GatedRepoError as error:
+            raise HubError(
+                f"{where} is gated: accept its terms on the Hub, then set $HF_TOKEN to a token "
+                "of that account"
+            ) from error
+        except RepositoryNotFoundError as error:
+            hint = "check the name"
+            hint += "" if token else ", or set $HF_TOKEN if it is private"
+            raise HubNameError(f"there is no model repo {repo} on {endpoint}; {hint}") from error
+        except HfHubHTTPError as error:
+            status = error.response.status_code if error.response is not None else None
+            if status in _RETRY_STATUSES and delay is not None:
+                time.sleep(delay)
+                continue
+            hint = "; a token is needed: set $HF_TOKEN" if status in (401, 403) else ""
+            raise HubError(f"the Hub API answered HTTP {status} for {where}{hint}") from error
+        except ValueError as error:  # huggingface_hub's HFValidationError: a repo id it refuses
+            raise HubNameError(f"{repo!r} is not a valid Hugging Face repo id: {error}") from error
+        except Exception as error:  # the transport's errors (connection refused, timeouts, ...)
+            if delay is not None:
+                time.sleep(delay)
+                continue
+            raise HubError(f"cannot reach the Hub at {endpoint}: {error}") from error
     files = [
         RepoFile(
             sibling.rfilename,

@@ -81,6 +81,7 @@ class HubServer:
         self.requests: list[RequestRecord] = []
         self.cdn = ModelServer(self.directory)
         self._server: TestServer | None = None
+        self._api_failures: list[int] = []
 
     async def start(self) -> None:
         """Start the CDN and the API host; raises ``RuntimeError`` when already started."""
@@ -162,6 +163,10 @@ class HubServer:
             repo = self.repos[repo_id.lower()] = HubRepo(repo_id, commit)
         return repo
 
+    def fail_api(self, *statuses: int) -> None:
+        """Answer the next API calls with these statuses (one each), then normally again."""
+        self._api_failures.extend(statuses)
+
     def api_requests(self) -> list[RequestRecord]:
         """The requests for ``/api/...`` the API host received."""
         return [r for r in self.requests if r.path.startswith("/api/")]
@@ -198,6 +203,9 @@ class HubServer:
 
     async def _model_info(self, request: web.Request) -> web.Response:
         record = self._record(request)
+        if self._api_failures:
+            status = self._api_failures.pop(0)
+            return _error(record, status, "Injected", f"injected HTTP {status}")
         repo = self._find(request, record)
         if isinstance(repo, web.Response):
             return repo

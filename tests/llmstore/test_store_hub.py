@@ -207,6 +207,24 @@ def test_missing_repos_and_an_unreachable_hub_are_clear_errors(tmp_path: Path) -
     run(tmp_path, body)
 
 
+def test_transient_api_failures_are_retried_then_reported(tmp_path: Path) -> None:
+    async def body(world: World) -> None:
+        async with world.opened() as store:
+            world.hub.fail_api(503, 429)
+            assert await store.add_model(f"{REPO}:Q4_K_M") == f"{REPO}:Q4_K_M"
+            assert len(world.hub.api_requests()) == 3
+            world.hub.fail_api(500, 502, 503)
+            with pytest.raises(HubError, match=f"the Hub API answered HTTP 503 for .*/{REPO}$"):
+                await store.add_model(f"{REPO}:Q8_0")
+            world.hub.fail_api(401)  # not transient: at once, with the hint
+            with pytest.raises(HubError, match=r"HTTP 401 .*a token is needed: set \$HF_TOKEN"):
+                await store.add_model(f"{REPO}:Q8_0")
+            assert len(world.hub.api_requests()) == 7
+            assert [m.key for m in store.models] == [f"{REPO}:Q4_K_M"]
+
+    run(tmp_path, body)
+
+
 def test_a_gated_repo_is_listed_but_its_files_need_the_token(tmp_path: Path) -> None:
     async def body(world: World) -> None:
         world.hub.add_repo("meta/Gated-GGUF", gated=True)
