@@ -427,9 +427,12 @@ def test_offline_mode_refuses_new_names_and_uses_known_ones(
 # --- the token -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source", ["argument", "HF_TOKEN"])
+@pytest.mark.parametrize(
+    ("source", "hub"),
+    [("argument", "endpoint"), ("HF_TOKEN", "endpoint"), ("HF_TOKEN", "HF_ENDPOINT")],
+)
 def test_the_token_goes_to_the_hub_and_never_to_the_cdn(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, hub: str
 ) -> None:
     async def body(world: World) -> None:
         world.hub.add_repo("acme/Private-GGUF", private=True)
@@ -442,6 +445,9 @@ def test_the_token_goes_to_the_hub_and_never_to_the_cdn(
             options["token"] = TOKEN
         else:
             monkeypatch.setenv("HF_TOKEN", TOKEN)
+        if hub == "HF_ENDPOINT":  # the Hub named by $HF_ENDPOINT is the Hub host too
+            monkeypatch.setenv("HF_ENDPOINT", world.hub.endpoint)
+            options["endpoint"] = None
         world.hub.requests.clear()
         async with world.opened(**options) as store:
             key = await store.add_model("hf.co/acme/Private-GGUF:Q4_0")
