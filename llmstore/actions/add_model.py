@@ -53,10 +53,13 @@ async def add_model(store: LLMStore, name: str) -> str:
     taken = {file.filename for other in env.catalog.values() for file in other.files}
     clash = [file.filename for file in spec.files if file.filename in taken]
     if clash:
-        raise LLMStoreError(f"{spec.key}: the file name {clash[0]} is taken by another model")
+        raise LLMStoreError(
+            f"cannot add {spec.key}: its file name {clash[0]} is another model's; "
+            "remove that model first (llmstore rm)"
+        )
+    store.add_entry(spec, str(found) if found is not None else None)
     env.catalog[spec.key] = spec
     env.added.add(spec.key)
-    store.add_entry(spec, str(found) if found is not None else None)
     return spec.key
 
 
@@ -98,7 +101,11 @@ def restore_entries(env: StoreEnv, persisted: dict[str, Any] | None) -> None:
         try:
             spec = ModelSpec.model_validate(entry)
         except ValidationError as error:
-            env.warnings.append(f"dropped a saved model entry that is not valid: {error}")
+            problems = "; ".join(
+                f"{'.'.join(map(str, detail['loc'])) or 'entry'}: {detail['msg']}"
+                for detail in error.errors()
+            )
+            env.warnings.append(f"dropped a saved model entry that is not valid: {problems}")
             continue
         # Validation checked every file name is a plain name inside the models dir.
         taken = {file.filename for other in env.catalog.values() for file in other.files}
