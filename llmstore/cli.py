@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from llmstore._files import model_path
+from llmstore._files import model_path, remove_file_in_dir
 from llmstore._gguf import read_gguf_header
 from llmstore._hub import known_key, parse_hub_name
 from llmstore._lock import LockBusyError, hold_lock, lock_path, try_remove_lock
@@ -333,6 +333,11 @@ async def cmd_cancel(args: argparse.Namespace, output: Output) -> int:
                         part_dest = model_path(store.env.models_dir, file.filename)
                         discarded |= any(p.exists() for p in partial_paths(part_dest))
                         await asyncio.to_thread(discard_partial, part_dest)
+                        if spec.parts and model.path is None:
+                            # The parts an interrupted split pull verified go too.
+                            discarded |= await asyncio.to_thread(
+                                remove_file_in_dir, store.env.models_dir, part_dest
+                            )
             except LockBusyError:
                 raise ModelBusyError(
                     f"{args.key!r} is being downloaded by another llmstore process; press "

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from llmstore._gguf import write_gguf_file
+from llmstore.testing import Fault
 from llmstore.testing_hub import HubServer
 
 TIMEOUT = 60  # seconds, for every subprocess call
@@ -119,6 +120,22 @@ def test_pull_of_a_split_model_shows_one_model(tmp_path: Path) -> None:
         assert len(info["parts"]) == 2 and info["parts"][1].endswith(SPLIT[1])
         text = await cli.run("info", key)
         assert "parts:" in text.out and "2 files, loaded from the first" in text.out
+
+    run(tmp_path, body)
+
+
+def test_cancel_discards_the_parts_a_failed_split_pull_kept(tmp_path: Path) -> None:
+    async def body(cli: Cli) -> None:
+        key = "unsloth/Cli-Big-GGUF:Q8_0"
+        second = cli.hub.repos[key.split(":")[0].lower()].files[SPLIT[1]].blob
+        cli.hub.cdn.add_fault(second, Fault(status=404))
+        failed = await cli.run("pull", "hf.co/unsloth/Cli-Big-GGUF:Q8_0")
+        assert failed.code == 1 and "HTTP 404" in failed.err
+        kept = sorted(os.listdir(cli.models_dir))
+        assert kept == ["llmstore-state.json", f"unsloth--Cli-Big-GGUF--{SPLIT[0]}"]
+        cancelled = await cli.run("cancel", key)
+        assert (cancelled.code, cancelled.out) == (0, f"{key}: interrupted download discarded\n")
+        assert os.listdir(cli.models_dir) == ["llmstore-state.json"]
 
     run(tmp_path, body)
 
