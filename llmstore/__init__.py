@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
 from llmstore import _requirements  # noqa: F401  (first: one clear line without the extra)
-from llmstore.catalog import DEFAULT_CATALOG, ModelSpec, load_catalog
+from llmstore.catalog import DEFAULT_CATALOG, ModelFile, ModelSpec, load_catalog
 from llmstore.errors import (
     AuthenticationRequiredError,
     CatalogError,
@@ -19,6 +19,8 @@ from llmstore.errors import (
     DownloadCancelledError,
     DownloadError,
     HTTPStatusError,
+    HubError,
+    HubNameError,
     LLMStoreError,
     ModelBusyError,
     StateFileError,
@@ -44,9 +46,12 @@ __all__ = [
     "DownloadCancelledError",
     "DownloadError",
     "HTTPStatusError",
+    "HubError",
+    "HubNameError",
     "LLMStore",
     "LLMStoreError",
     "ModelBusyError",
+    "ModelFile",
     "ModelInfo",
     "ModelSpec",
     "ModelStatus",

@@ -44,8 +44,9 @@ GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         ("--endpoint",),
         {
             "metavar": "URL",
-            "help": "a Hugging Face mirror: rewrites the host of catalog URLs and gets the "
-            'token of entries with auth "hf" (default: $LLMSTORE_ENDPOINT)',
+            "help": "a Hugging Face mirror: rewrites the host of catalog URLs, gets the "
+            'token of entries with auth "hf", and is the Hub asked for names '
+            "(default: $LLMSTORE_ENDPOINT)",
         },
     ),
     (
@@ -99,9 +100,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", "-V", action="version", version=f"llmstore {__version__}")
     _add_global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    add_command(commands, "list", help="the catalog and local models (* marks the selected one)")
-    pull = add_command(commands, "pull", help="download models (Ctrl-C or SIGTERM cancels cleanly)")
-    pull.add_argument("keys", nargs="+", metavar="KEY")
+    add_command(
+        commands,
+        "list",
+        help="the catalog, models added from Hugging Face, and local models (* = selected)",
+    )
+    pull = add_command(
+        commands,
+        "pull",
+        help="download models by key or Hugging Face name (Ctrl-C or SIGTERM cancels cleanly)",
+        description="Download models: catalog keys, or any GGUF model on Hugging Face by name "
+        "(hf.co/OWNER/REPO:QUANT, OWNER/REPO:QUANT or OWNER/REPO/FILE.gguf), added to the "
+        "models list first. The Hub is $HF_ENDPOINT (or --endpoint); $HF_TOKEN is sent to it, "
+        "never to the CDN it redirects to; $HF_HUB_OFFLINE=1 allows only models already added.",
+    )
+    pull.add_argument(
+        "keys", nargs="+", metavar="KEY", help="a catalog key, or hf.co/OWNER/REPO:QUANT"
+    )
     cancel = add_command(
         commands,
         "cancel",
@@ -112,9 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
         "another process is downloading the model.",
     )
     cancel.add_argument("key", metavar="KEY")
-    remove = add_command(commands, "rm", help="delete a downloaded model")
+    remove = add_command(
+        commands,
+        "rm",
+        help="delete a downloaded model",
+        description="Delete a model's files. A model pulled from Hugging Face by name also "
+        "leaves the models list (even when not downloaded), unless --keep-entry.",
+    )
     remove.add_argument("key", metavar="KEY")
     remove.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    remove.add_argument(
+        "--keep-entry",
+        action="store_true",
+        help="keep a model added from Hugging Face in the list (to pull it again later)",
+    )
     select = add_command(
         commands,
         "select",

@@ -51,6 +51,7 @@ class StoreEnv:
     """Injected dependencies and the running store's resources (tasks, sessions)."""
 
     models_dir: Path
+    #: the catalog, with the models added from the Hub (their keys are in ``added``)
     catalog: dict[str, ModelSpec]
     state_file: Path
     max_concurrent_downloads: int = 2
@@ -59,6 +60,8 @@ class StoreEnv:
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
     #: never write: no models dir created, no state saved, no downloads or deletions
     read_only: bool = False
+    #: the mirror configured for the Hugging Face host (None: ``$HF_ENDPOINT`` or the Hub)
+    endpoint: str | None = None
     #: an optional async hook run on a verified file before the model is ready
     loader: Callable[[Path], Awaitable[None]] | None = None
     clock: Callable[[], float] = time.monotonic
@@ -73,3 +76,5 @@ class StoreEnv:
     saver: DebouncedSaver[Any] | None = None
     disposers: list[Callable[[], None]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: keys of the catalog entries added from the Hub (persisted in the state)
+    added: set[str] = field(default_factory=set)

@@ -120,7 +120,8 @@ def _real_dir(directory: Path) -> str:
 class ScanResult:
     """What ``scan_models_dir`` found, by catalog key (or file stem for extra ``.gguf``)."""
 
-    #: catalog models whose file is complete (right size, GGUF magic for ``.gguf``)
+    #: catalog models whose file is complete (right size, GGUF magic for ``.gguf``);
+    #: for a model split in parts, every part is, and this is the first part's path
     complete: dict[str, Path] = field(default_factory=dict)
     #: other ``.gguf`` files in the dir, keyed by file stem
     extra: dict[str, Path] = field(default_factory=dict)
@@ -142,8 +143,10 @@ def scan_models_dir(
     removed, unless ``read_only``.
     """
     result = ScanResult()
-    catalog = {spec.filename: spec for spec in specs}
-    keys = {spec.key for spec in catalog.values()}
+    models = {spec.key: spec for spec in specs}
+    catalog = _specs_by_filename(models.values())
+    keys = set(models)
+    found: dict[str, set[str]] = {}  # key -> its files found complete
     try:
         entries = sorted(os.scandir(models_dir), key=lambda entry: entry.name)
     except OSError as error:
@@ -182,14 +185,29 @@ def scan_models_dir(
         if problem:
             result.warnings.append(f"ignored {name}: {problem}")
         elif spec is not None:
-            result.complete[spec.key] = Path(entry.path)
+            found.setdefault(spec.key, set()).add(name)
         else:
             key = name.removesuffix(".gguf")
             if key in keys or key in result.extra:
                 result.warnings.append(f"ignored {name}: its name clashes with the model {key!r}")
             else:
                 result.extra[key] = Path(entry.path)
+    for key, names in found.items():
+        spec = models[key]
+        # A model split in parts is complete only with every part; its path is the first's.
+        if all(file.filename in names for file in spec.files):
+            result.complete[key] = models_dir / spec.filename
     return result
+
+
+def _specs_by_filename(specs: Iterable[ModelSpec]) -> dict[str, ModelSpec]:
+    """Each file of each model, as a spec of that file alone (same key), by file name."""
+    catalog: dict[str, ModelSpec] = {}
+    for spec in specs:
+        catalog[spec.filename] = spec
+        for part in spec.parts:
+            catalog[part.filename] = spec.model_copy(update={**part.model_dump(), "parts": ()})
+    return catalog
 
 
 def _temp_base(name: str) -> str | None:

@@ -234,6 +234,8 @@ def info_fields(details: dict[str, Any]) -> list[tuple[str, str]]:
         ("sha256", details["sha256"] or "unknown"),
         ("url", details["url"] or "none (a local file)"),
     ]
+    if details.get("parts"):
+        fields.append(("parts", f"{len(details['parts'])} files, loaded from the first"))
     if details["error"]:
         fields.append(("error", details["error"]))
     gguf = details["gguf"]

@@ -12,7 +12,7 @@ from importlib.util import find_spec
 __all__: list[str] = []
 
 #: the import names of the extra's dependencies that every platform needs
-_NEEDED = ("aiohttp", "platformdirs", "rich")
+_NEEDED = ("aiohttp", "huggingface_hub", "platformdirs", "rich")
 
 _missing = [name for name in _NEEDED if find_spec(name) is None]
 if _missing:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -28,6 +29,7 @@ from llmstore.errors import CatalogError
 
 __all__ = [
     "DEFAULT_CATALOG",
+    "ModelFile",
     "ModelSpec",
     "catalog_from_data",
     "check_filename",
@@ -43,7 +45,53 @@ HF_HOSTS = frozenset({"huggingface.co", "hf.co"})
 
 # Keys become CLI arguments and file stems: keep them to a portable alphabet.
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# Models added from the Hub are keyed by their name: OWNER/REPO:QUANT or OWNER/REPO/FILE.gguf.
+_HUB_KEY = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*"
+    r"(:[A-Za-z0-9][A-Za-z0-9._-]*|(/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+)"
+)
+_MAX_HUB_KEY = 512
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _checked_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"the URL must be http:// or https:// with a host (got {url!r})")
+    return url
+
+
+def _checked_sha256(digest: str | None) -> str | None:
+    if digest is None:
+        return None
+    digest = digest.lower()
+    if not _SHA256.fullmatch(digest):
+        raise ValueError(f"sha256 must be 64 hex digits (got {digest!r})")
+    return digest
+
+
+def _checked_filename(filename: str) -> str:
+    check_filename(filename)
+    return filename
+
+
+_Url = Annotated[str, AfterValidator(_checked_url)]
+_Sha256 = Annotated[str | None, AfterValidator(_checked_sha256)]
+_FileName = Annotated[str, AfterValidator(_checked_filename)]
+
+
+class ModelFile(BaseModel):
+    """One file of a model split in parts: its URL, file name and checks.
+
+    The same rules as :class:`ModelSpec`'s fields of the same names.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    url: _Url
+    filename: _FileName
+    size_bytes: Annotated[int, Field(gt=0)] | None = None
+    sha256: _Sha256 = None
 
 
 class ModelSpec(BaseModel):
@@ -62,11 +110,14 @@ class ModelSpec(BaseModel):
 
     key: str
     display_name: str
-    url: str
-    filename: str
+    url: _Url
+    filename: _FileName
     size_bytes: Annotated[int, Field(gt=0)] | None = None
-    sha256: str | None = None
+    sha256: _Sha256 = None
     min_size_bytes: Annotated[int, Field(ge=0)] = 100_000_000
+    #: the further parts of a GGUF split in files (``*-00002-of-0000N.gguf`` on), in
+    #: order; the fields above describe the first part, whose path is the model's path
+    parts: tuple[ModelFile, ...] = ()
     auth: Literal["hf"] | None = None
 
     @model_validator(mode="before")
@@ -80,36 +131,27 @@ class ModelSpec(BaseModel):
     @field_validator("key")
     @classmethod
     def _check_key(cls, key: str) -> str:
-        if not _KEY.fullmatch(key):
-            raise ValueError(
-                "a key is 1 to 128 letters, digits, '.', '_' or '-', starting with a letter "
-                f"or digit (got {key!r})"
-            )
-        return key
+        if _KEY.fullmatch(key) or (len(key) <= _MAX_HUB_KEY and _HUB_KEY.fullmatch(key)):
+            return key
+        raise ValueError(
+            "a key is 1 to 128 letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit, or a Hugging Face name like OWNER/REPO:QUANT or OWNER/REPO/FILE.gguf "
+            f"(got {key!r})"
+        )
 
-    @field_validator("filename")
-    @classmethod
-    def _check_filename(cls, filename: str) -> str:
-        check_filename(filename)
-        return filename
+    @property
+    def files(self) -> tuple[ModelFile, ...]:
+        """Every file of the model, the first part first (one file unless split)."""
+        first = ModelFile(
+            url=self.url, filename=self.filename, size_bytes=self.size_bytes, sha256=self.sha256
+        )
+        return (first, *self.parts)
 
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"the URL must be http:// or https:// with a host (got {url!r})")
-        return url
-
-    @field_validator("sha256")
-    @classmethod
-    def _check_sha256(cls, digest: str | None) -> str | None:
-        if digest is None:
-            return None
-        digest = digest.lower()
-        if not _SHA256.fullmatch(digest):
-            raise ValueError(f"sha256 must be 64 hex digits (got {digest!r})")
-        return digest
+    @property
+    def total_size(self) -> int | None:
+        """The size of all the model's files together, when every one is known."""
+        sizes = [file.size_bytes for file in self.files]
+        return None if None in sizes else sum(size for size in sizes if size is not None)
 
     @classmethod
     def from_huggingface(
@@ -203,10 +245,11 @@ def catalog_from_data(data: Any, *, source: str = "catalog") -> list[ModelSpec]:
     for field in ("key", "filename"):
         seen: set[str] = set()
         for index, spec in zip(indexes, specs, strict=True):
-            value = getattr(spec, field)
-            if value in seen:
-                problems.append(f"models[{index}].{field}: {value!r} appears more than once")
-            seen.add(value)
+            values = [spec.key] if field == "key" else [file.filename for file in spec.files]
+            for value in values:
+                if value in seen:
+                    problems.append(f"models[{index}].{field}: {value!r} appears more than once")
+                seen.add(value)
     if problems:
         listed = "\n  ".join(problems)
         raise CatalogError(f"{source} is not a valid catalog:\n  {listed}")
@@ -257,9 +300,19 @@ def with_endpoint(specs: Iterable[ModelSpec], endpoint: str) -> list[ModelSpec]:
     """
     base = urlsplit(endpoint)
     prefix = base.path.rstrip("/")
-    result: list[ModelSpec] = []
-    for spec in specs:
-        parts = urlsplit(spec.url)
-        url = urlunsplit((base.scheme, base.netloc, prefix + parts.path, parts.query, ""))
-        result.append(spec.model_copy(update={"url": url}))
-    return result
+
+    def moved(url: str) -> str:
+        parts = urlsplit(url)
+        return urlunsplit((base.scheme, base.netloc, prefix + parts.path, parts.query, ""))
+
+    return [
+        spec.model_copy(
+            update={
+                "url": moved(spec.url),
+                "parts": tuple(
+                    part.model_copy(update={"url": moved(part.url)}) for part in spec.parts
+                ),
+            }
+        )
+        for spec in specs
+    ]

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from llmstore._cli_args import GLOBAL_DEFAULTS, build_parser
-from llmstore._files import model_path
+from llmstore._files import model_path, remove_file_in_dir
 from llmstore._gguf import read_gguf_header
+from llmstore._hub import known_key, parse_hub_name
 from llmstore._lock import LockBusyError, hold_lock, lock_is_held, lock_path
 from llmstore._output import Interrupted, Output, human_size, info_fields
 from llmstore._partial import discard_partial, partial_paths
@@ -142,7 +143,9 @@ async def _opened(
 
 
 def _resolve(store: LLMStore, key: str) -> str:
-    """``key``, or the one model key that differs from it only in case."""
+    """``key``, a known model's key for a Hub name in any form, or the one model key that
+    differs from it only in case; ``UnknownModelError`` otherwise."""
+    key = known_key((m.key for m in store.models), key) or key
     if store.find(key) is not None:
         return key
     folded = key.casefold()
@@ -160,7 +163,8 @@ def _resolve(store: LLMStore, key: str) -> str:
 
 def _model_row(store: LLMStore, model: ModelInfo) -> dict[str, Any]:
     size = model.size_bytes
-    if model.path is not None:
+    spec = store.env.catalog.get(model.key)
+    if model.path is not None and not (spec is not None and spec.parts):
         with contextlib.suppress(OSError):
             size = os.stat(model.path).st_size
     return {
@@ -178,6 +182,20 @@ def _model_row(store: LLMStore, model: ModelInfo) -> dict[str, Any]:
 
 def _destination(store: LLMStore, spec: ModelSpec) -> Path:
     return model_path(store.env.models_dir, spec.filename)
+
+
+async def _pull_keys(store: LLMStore, names: Sequence[str], output: Output) -> list[str]:
+    """The keys to pull: names from the Hub are added first (so typos fail before any pull)."""
+    keys: list[str] = []
+    for name in names:
+        known = known_key((m.key for m in store.models), name)
+        if known is None and parse_hub_name(name) is not None:
+            known = await store.add_model(name)
+            spec = store.env.catalog[known]
+            parts = f" in {len(spec.files)} parts" if spec.parts else ""
+            output.line(f"{known}: found {human_size(spec.total_size)}{parts} on the Hub")
+        keys.append(known if known is not None else _resolve(store, name))
+    return list(dict.fromkeys(keys))
 
 
 def _downloading_elsewhere(store: LLMStore, spec: ModelSpec) -> bool:
@@ -210,9 +228,9 @@ async def cmd_list(args: argparse.Namespace, output: Output) -> int:
 
 async def cmd_pull(args: argparse.Namespace, output: Output) -> int:
     async with _opened(args, output) as store:
+        # Unknown keys fail before anything starts; Hub names are added first.
+        keys = await _pull_keys(store, args.keys, output)
         catalog = store.env.catalog
-        # Unknown keys fail before anything starts.
-        keys = list(dict.fromkeys(_resolve(store, key) for key in args.keys))
         for key in keys:
             if key not in catalog:
                 raise CommandError(
@@ -279,8 +297,15 @@ async def cmd_cancel(args: argparse.Namespace, output: Output) -> int:
             dest = _destination(store, spec)
             try:
                 async with hold_lock(lock_path(dest), wait=False):
-                    discarded = any(p.exists() for p in partial_paths(dest))
-                    await asyncio.to_thread(discard_partial, dest)
+                    for file in spec.files:  # every part of a split model
+                        part_dest = model_path(store.env.models_dir, file.filename)
+                        discarded |= any(p.exists() for p in partial_paths(part_dest))
+                        await asyncio.to_thread(discard_partial, part_dest)
+                        if spec.parts and model.path is None:
+                            # The parts an interrupted split pull verified go too.
+                            discarded |= await asyncio.to_thread(
+                                remove_file_in_dir, store.env.models_dir, part_dest
+                            )
             except LockBusyError:
                 raise ModelBusyError(
                     f"{key!r} is being downloaded by another llmstore process; press "
@@ -298,34 +323,43 @@ async def cmd_rm(args: argparse.Namespace, output: Output) -> int:
     async with _opened(args, output) as store:
         key = _resolve(store, args.key)
         model = store.model(key)
-        if model.path is None:
+        drop_entry = key in store.env.added and not args.keep_entry
+        if model.path is None and not drop_entry:
             raise CommandError(
                 f"{key!r} is not downloaded ({model.status.value}): there is no file "
                 f"to delete; `llmstore cancel {key}` discards an interrupted download"
             )
         path = model.path
+        what = f"{model.display_name} ({path})" if path else f"{key} from the models list"
         if not args.yes:
             if not sys.stdin.isatty():
                 raise CommandError(
-                    f"refusing to delete {path} without confirmation: stdin is not a "
+                    f"refusing to delete {path or key} without confirmation: stdin is not a "
                     "terminal; pass --yes",
                     EXIT_USAGE,
                 )
             try:
-                confirmed = output.confirm(f"Delete {model.display_name} ({path})? [y/N] ")
+                confirmed = output.confirm(f"Delete {what}? [y/N] ")
             except Interrupted as interrupted:
                 code = _EXIT_FOR_SIGNAL.get(signal.Signals(interrupted.signum), EXIT_INTERRUPTED)
                 raise CommandError("interrupted: nothing deleted", code) from None
             if not confirmed:
                 if output.as_json:
-                    output.json({"key": key, "deleted": False, "path": path})
+                    output.json(
+                        {"key": key, "deleted": False, "path": path, "entry_removed": False}
+                    )
                 output.line(f"{key}: kept")
                 return EXIT_OK
-        await store.delete_model(key)
+        spec = store.env.catalog.get(key)
+        more = len(spec.parts) if spec is not None else 0
+        await store.delete_model(key, keep_entry=args.keep_entry)
         if output.as_json:
-            output.json({"key": key, "deleted": True, "path": path})
+            output.json({"key": key, "deleted": True, "path": path, "entry_removed": drop_entry})
         else:
-            output.line(f"{key}: deleted {path}")
+            others = f" and its {more} other part{'s' * (more > 1)}" if more else ""
+            done = [f"deleted {path}{others}"] if path else []
+            done += ["removed it from the models list"] if drop_entry else []
+            output.line(f"{key}: {' and '.join(done)}")
     return EXIT_OK
 
 
@@ -347,12 +381,20 @@ async def cmd_status(args: argparse.Namespace, output: Output) -> int:
         partial: list[dict[str, Any]] = []
         elsewhere: list[str] = []
         for spec in env.catalog.values():
-            part = partial_paths(_destination(store, spec))[0]
+            dests = [model_path(env.models_dir, file.filename) for file in spec.files]
+            parts = [partial_paths(dest)[0] for dest in dests]
             if _downloading_elsewhere(store, spec):
                 elsewhere.append(spec.key)
-            elif part.exists():
+            elif any(part.exists() for part in parts):
+                # A split model's parts already in place count as done too.
+                done = [p for p in parts if p.exists()]
+                done += [d for d in dests if d.exists()] if spec.parts else []
                 partial.append(
-                    {"key": spec.key, "bytes": part.stat().st_size, "total": spec.size_bytes}
+                    {
+                        "key": spec.key,
+                        "bytes": sum(path.stat().st_size for path in done),
+                        "total": spec.total_size,
+                    }
                 )
         ready = [m.key for m in store.models if m.status is ModelStatus.READY]
         status: dict[str, Any] = {
@@ -391,6 +433,7 @@ async def cmd_info(args: argparse.Namespace, output: Output) -> int:
         spec = store.env.catalog.get(key)
         details = _model_row(store, model)
         details["url"] = spec.url if spec else None
+        details["parts"] = [f.url for f in spec.files] if spec and spec.parts else None
         # A catalog sha256 was checked when the file was downloaded; hash the others.
         details["sha256"] = spec.sha256 if spec else None
         details["gguf"] = None

@@ -10,6 +10,8 @@ __all__ = [
     "DownloadCancelledError",
     "DownloadError",
     "HTTPStatusError",
+    "HubError",
+    "HubNameError",
     "LLMStoreError",
     "ModelBusyError",
     "StateFileError",
@@ -40,6 +42,23 @@ class ConfigError(LLMStoreError, ValueError):
 
 class UnsafePathError(LLMStoreError, ValueError):
     """Raised when a key, file name or path would leave the models directory."""
+
+
+class HubError(LLMStoreError):
+    """Raised when a model cannot be looked up on the Hugging Face Hub.
+
+    The Hub (or mirror) is unreachable or refused access, or offline mode
+    (``$HF_HUB_OFFLINE``) forbids asking it.
+    """
+
+
+class HubNameError(HubError, UnknownModelError):
+    """Raised when a Hub name is malformed or names no single GGUF model.
+
+    The repo or file does not exist, or the quantization matches no file or
+    several; the message lists the repo's GGUF files. Also an
+    ``UnknownModelError`` (and so a ``KeyError``).
+    """
 
 
 class DownloadError(LLMStoreError):

@@ -14,6 +14,7 @@ from reactivex import Observable
 
 from llmstore._env import StoreEnv, resolve_stall_timeout
 from llmstore._files import resolve_models_dir
+from llmstore.actions import add_model as _add_model
 from llmstore.actions import initialize as _initialize
 from llmstore.actions import model_management as _management
 from llmstore.catalog import DEFAULT_CATALOG, ModelSpec, resolve_endpoint, with_endpoint
@@ -40,17 +41,42 @@ class LLMStore(StoreState):
         """Scan the models dir, restore the persisted selection, start persisting."""
         await _initialize.initialize(self)
 
+    async def add_model(self, name: str) -> str:
+        """Add a model from Hugging Face by name; return its key for the other methods.
+
+        ``name`` is ``hf.co/OWNER/REPO:QUANT``, ``OWNER/REPO:QUANT`` or
+        ``OWNER/REPO/FILE.gguf`` (``hf.co/`` or ``huggingface.co/`` in front
+        or not). The repo's files, sizes and SHA-256 come from the Hub API
+        (``$HF_ENDPOINT`` or the store's endpoint; ``$HF_TOKEN`` or the
+        store's token); the entry is kept in the persisted state, so
+        ``start_model_download(key)``, ``delete_model`` and a restart know it.
+        A name (or key) already known gives its key without asking the Hub.
+        Raises ``HubNameError`` (an ``UnknownModelError``) when the name is
+        bad or matches no single GGUF model (the message lists the repo's),
+        ``HubError`` when the Hub cannot be asked (offline mode included).
+        """
+        return await _add_model.add_model(self, name)
+
     async def start_model_download(self, key: str) -> None:
-        """Download and verify ``key``; raises on failure after the error state commits."""
+        """Download and verify ``key``; raises on failure after the error state commits.
+
+        A model added from the Hub is refused (``HubError``) in offline mode
+        (``$HF_HUB_OFFLINE``) unless it is already downloaded.
+        """
+        _add_model.check_offline(self, key)
         await _management.start_model_download(self, key)
 
     async def cancel_model_download(self, key: str) -> None:
         """Cancel the download of ``key`` (no-op if none runs)."""
         await _management.cancel_model_download(self, key)
 
-    async def delete_model(self, key: str) -> None:
-        """Delete the file of ``key`` (cancelling its download first)."""
-        await _management.delete_model(self, key)
+    async def delete_model(self, key: str, *, keep_entry: bool = False) -> None:
+        """Delete the files of ``key`` (cancelling its download first).
+
+        A model added with ``add_model`` is removed from the store too, unless
+        ``keep_entry`` (then it stays, idle, ready to be downloaded again).
+        """
+        await _management.delete_model(self, key, keep_entry=keep_entry)
 
     def set_app_state(self, state: Literal["active", "background"]) -> None:
         """``background`` cancels every running download, as the mobile app does."""
@@ -165,16 +191,7 @@ class LLMStore(StoreState):
         models: list[dict[str, Any]] = []
         for spec in env.catalog.values():
             found = scan.complete.get(spec.key)
-            models.append(
-                {
-                    "key": spec.key,
-                    "display_name": spec.display_name,
-                    "path": str(found) if found is not None else None,
-                    "status": "ready" if found is not None else "idle",
-                    "progress": 100.0 if found is not None else 0.0,
-                    "size_bytes": spec.size_bytes,
-                }
-            )
+            models.append(_entry_snapshot(spec, found, added=spec.key in env.added))
         for key, path in scan.extra.items():
             models.append(
                 {
@@ -227,6 +244,28 @@ class LLMStore(StoreState):
             self.selected_model_key = key
 
     @action
+    def add_entry(self, spec: ModelSpec, path: str | None = None) -> None:
+        """Add the model of ``spec`` (from the Hub), ready when ``path`` holds its files.
+
+        A local-only model that is one of its files goes: it is this model now
+        (and the selection follows it, when it was selected).
+        """
+        stems = {file.filename.removesuffix(".gguf") for file in spec.files}
+        for model in [m for m in self.models if m.local_only and m.key in stems]:
+            if self.selected_model_key == model.key:
+                self.selected_model_key = spec.key if path is not None else None
+            self.models.remove(model)
+        self.models.append(_entry_snapshot(spec, path, added=True))  # type: ignore[arg-type]
+
+    @action
+    def remove_entry(self, key: str) -> None:
+        """Drop ``key`` from the store (a model added from the Hub, after its files went)."""
+        model = self.model(key)
+        if self.selected_model_key == key:
+            self.selected_model_key = None
+        self.models.remove(model)
+
+    @action
     def forget_file(self, key: str) -> None:
         """The file of ``key`` is gone: idle (or dropped, for a local-only model)."""
         model = self.model(key)
@@ -236,6 +275,19 @@ class LLMStore(StoreState):
             self.models.remove(model)
         else:
             model.set_status(ModelStatus.IDLE)
+
+
+def _entry_snapshot(spec: ModelSpec, path: Any, *, added: bool) -> dict[str, Any]:
+    """The ``ModelInfo`` snapshot of a catalog model, ready when ``path`` is given."""
+    return {
+        "key": spec.key,
+        "display_name": spec.display_name,
+        "path": str(path) if path is not None else None,
+        "status": "ready" if path is not None else "idle",
+        "progress": 100.0 if path is not None else 0.0,
+        "size_bytes": spec.total_size,
+        "spec": spec.model_dump(mode="json") if added else None,
+    }
 
 
 def _size(path: Any) -> int | None:
@@ -262,7 +314,8 @@ def create_llm_store_default_model(
 
     Every argument is optional: ``models_dir`` falls back to
     ``$LLMSTORE_MODELS_DIR`` then the user cache dir; ``endpoint`` (or
-    ``$LLMSTORE_ENDPOINT``) rewrites catalog URLs for a Hugging Face mirror;
+    ``$LLMSTORE_ENDPOINT``) rewrites catalog URLs for a Hugging Face mirror
+    and is the Hub that ``add_model`` asks (else ``$HF_ENDPOINT``);
     ``token`` (or ``$HF_TOKEN``) is sent as a bearer token only to the URLs of
     catalog entries whose ``auth`` is ``"hf"`` (by default those on
     huggingface.co, and on the mirror once rewritten), never across a redirect
@@ -287,6 +340,7 @@ def create_llm_store_default_model(
         token=token if token is not None else os.environ.get("HF_TOKEN") or None,
         stall_timeout=timeout,
         read_only=read_only,
+        endpoint=mirror,
         loader=loader,
         wait_for_lock=wait_for_lock,
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from llmstore.catalog import ModelSpec
-from mstlite import Identifier, Model, action
+from mstlite import Frozen, Identifier, Model, action
 
 __all__ = ["ModelInfo", "ModelSpec", "ModelStatus"]
 
@@ -22,7 +23,7 @@ class ModelStatus(enum.StrEnum):
 
 
 class ModelInfo(Model):
-    """One model the store knows: from the catalog, or a ``.gguf`` found on disk."""
+    """One model the store knows: from the catalog, added from the Hub, or found on disk."""
 
     key: Identifier
     display_name: str = ""
@@ -35,6 +36,9 @@ class ModelInfo(Model):
     size_bytes: int | None = None
     local_only: bool = False
     """True for a ``.gguf`` found in the models dir that is not in the catalog."""
+    #: the catalog entry (a ``ModelSpec`` as JSON) of a model added by name from the
+    #: Hub, kept here so a restart knows it; None for catalog models and local files
+    spec: Frozen[dict[str, Any]] | None = None
 
     @action
     def set_status(

@@ -12,6 +12,7 @@ __all__ = ["ErrorOperation", "StoreState"]
 #: what failed when ``store.error`` was set: a verification failure of a
 #: download is "verify", any other download failure "download"
 ErrorOperation: TypeAlias = Literal["initialize", "download", "verify", "delete"]
+"""What failed when ``store.error`` was set (``store.error_operation``)."""
 
 
 class StoreState(Model):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmstore._files import ScanResult, ensure_models_dir, remove_file_in_dir, scan_models_dir
 from llmstore._persist import DebouncedSaver, StateFile
+from llmstore.actions.add_model import restore_entries
 from mstlite import get_env, on_snapshot
 
 if TYPE_CHECKING:
@@ -32,15 +33,24 @@ async def initialize(store: LLMStore) -> None:
     if store.is_initialized:
         return
     read_only = env.read_only
-    specs = list(env.catalog.values())
+    try:
+        if not read_only:
+            await asyncio.to_thread(ensure_models_dir, env.models_dir)
+    except Exception as error:
+        store.set_error(str(error), operation="initialize")
+        raise
+    # The state first: it holds the models added from the Hub, which the scan must know.
+    state = env.state = StateFile(env.state_file)
+    persisted = await asyncio.to_thread(state.load, read_only=read_only)
+    if state.warning:
+        env.warnings.append(state.warning)
+    restore_entries(env, persisted)
     try:
         if read_only and not env.models_dir.exists():
             scan = ScanResult()
         else:
-            if not read_only:
-                await asyncio.to_thread(ensure_models_dir, env.models_dir)
             scan = await asyncio.to_thread(
-                scan_models_dir, env.models_dir, specs, read_only=read_only
+                scan_models_dir, env.models_dir, list(env.catalog.values()), read_only=read_only
             )
     except Exception as error:
         store.set_error(str(error), operation="initialize")
@@ -49,10 +59,6 @@ async def initialize(store: LLMStore) -> None:
         for stale in scan.stale:
             await asyncio.to_thread(remove_file_in_dir, env.models_dir, stale)
     env.warnings.extend(scan.warnings)
-    state = env.state = StateFile(env.state_file)
-    persisted = await asyncio.to_thread(state.load, read_only=read_only)
-    if state.warning:
-        env.warnings.append(state.warning)
     store.apply_scan(scan, persisted or {})
     env.semaphore = asyncio.Semaphore(env.max_concurrent_downloads)
     if read_only:

@@ -34,7 +34,7 @@ from mstlite import get_env
 
 if TYPE_CHECKING:
     from llmstore._env import StoreEnv
-    from llmstore.catalog import ModelSpec
+    from llmstore.catalog import ModelFile
     from llmstore.store import LLMStore
     from llmstore.types import ModelInfo
     from llmstore.views import ErrorOperation
@@ -82,7 +82,9 @@ async def _download(store: LLMStore, key: str) -> None:
     channel = _channel(env, key)
     model.set_status(ModelStatus.DOWNLOADING, progress=0.0)
     dest = model_path(env.models_dir, spec.filename)
-    tracker = ProgressTracker(key, spec.size_bytes, clock=env.clock)
+    files = [(file, model_path(env.models_dir, file.filename)) for file in spec.files]
+    tracker = ProgressTracker(key, spec.total_size, clock=env.clock)
+    offset = 0  # bytes of the parts (of a split model) already in place
 
     def on_stall(seconds: float) -> None:
         # Called by the stall watch about once a second while no byte arrives.
@@ -90,6 +92,10 @@ async def _download(store: LLMStore, key: str) -> None:
 
     def on_progress(done: int, total: int | None) -> None:
         # Called per chunk: cheap, and throttled to ~10 events (and actions) a second.
+        # A split model's parts make one stream: offset by the parts before this one.
+        done += offset
+        if spec.parts:
+            total = spec.total_size or (None if total is None else offset + total)
         event = tracker.update(done, total=total)
         if tracker.should_emit(event):
             channel.on_next(event)
@@ -105,42 +111,59 @@ async def _download(store: LLMStore, key: str) -> None:
             if env.session is None:
                 env.session = open_session()
             verify = verify_gguf if dest.suffix == ".gguf" else None
-            if await asyncio.to_thread(_already_installed, dest, spec, verify):
-                # Another process finished this file while we waited for its lock.
-                size = dest.stat().st_size
-                on_progress(size, size)
-            else:
-                await download_file(
-                    env.session,
-                    spec.url,
-                    dest,
-                    expected_size=spec.size_bytes,
-                    sha256=spec.sha256,
-                    min_size=spec.min_size_bytes,
-                    on_progress=on_progress,
-                    on_stall=on_stall,
-                    token=env.token if spec.auth == "hf" else None,
-                    token_withheld=env.token is not None and spec.auth != "hf",
-                    verify=verify,
-                    stall_timeout=env.stall_timeout,
-                )
+            try:
+                for file, file_dest in files:
+                    if await asyncio.to_thread(
+                        _already_installed, file_dest, file, spec.min_size_bytes, verify
+                    ):
+                        # Another process finished this file while we waited for its lock
+                        # (or an earlier pull of a split model got this part).
+                        size = file_dest.stat().st_size
+                        on_progress(size, size)
+                    else:
+                        await download_file(
+                            env.session,
+                            file.url,
+                            file_dest,
+                            expected_size=file.size_bytes,
+                            sha256=file.sha256,
+                            min_size=spec.min_size_bytes,
+                            on_progress=on_progress,
+                            on_stall=on_stall,
+                            token=env.token if spec.auth == "hf" else None,
+                            token_withheld=env.token is not None and spec.auth != "hf",
+                            verify=verify,
+                            stall_timeout=env.stall_timeout,
+                        )
+                    offset += file_dest.stat().st_size
+            except asyncio.CancelledError:
+                # A cancelled split model leaves nothing, as a cancelled file does:
+                # its parts already verified go too (under the lock, so no other
+                # process is using them).
+                for _, file_dest in files if spec.parts else ():
+                    with contextlib.suppress(OSError):
+                        remove_file_in_dir(env.models_dir, file_dest)
+                raise
             installed = True
             model.set_status(ModelStatus.INITIALIZING, progress=100.0)
             if env.loader is not None:
                 await env.loader(dest)
-        size = dest.stat().st_size
+        size = _installed_size(files)
         channel.on_next(tracker.update(size, total=size, done=True))
         store.finish_download(key, str(dest), size)
         _succeeded(store, ("download", "verify"), key)
         channel.on_completed()
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
-            remove_file_in_dir(env.models_dir, dest.with_name(dest.name + ".part"))
-            remove_file_in_dir(env.models_dir, dest.with_name(dest.name + ".part.json"))
+            for _, file_dest in files:
+                remove_file_in_dir(env.models_dir, file_dest.with_name(file_dest.name + ".part"))
+                remove_file_in_dir(
+                    env.models_dir, file_dest.with_name(file_dest.name + ".part.json")
+                )
         if installed:
             # Cancelled in the loader hook: the verified file is in place, and the
             # state says what the disk says (as the next initialize would).
-            store.finish_download(key, str(dest), dest.stat().st_size)
+            store.finish_download(key, str(dest), _installed_size(files))
         else:
             model.set_status(ModelStatus.IDLE)
         channel.on_error(DownloadCancelledError(f"download of {key!r} was cancelled"))
@@ -161,6 +184,10 @@ async def _download(store: LLMStore, key: str) -> None:
             env.tasks.pop(key, None)
 
 
+def _installed_size(files: list[tuple[ModelFile, Path]]) -> int:
+    return sum(file_dest.stat().st_size for _, file_dest in files)
+
+
 @contextlib.asynccontextmanager
 async def _model_lock(env: StoreEnv, dest: Path) -> AsyncIterator[None]:
     """Hold ``<file>.lock`` so two processes never download the same file at once."""
@@ -173,16 +200,18 @@ async def _model_lock(env: StoreEnv, dest: Path) -> AsyncIterator[None]:
         ) from None
 
 
-def _already_installed(dest: Path, spec: ModelSpec, verify: Callable[[Path], None] | None) -> bool:
-    """True when ``dest`` is already a complete, verified copy of ``spec``'s file."""
+def _already_installed(
+    dest: Path, file: ModelFile, min_size: int, verify: Callable[[Path], None] | None
+) -> bool:
+    """True when ``dest`` is already a complete, verified copy of ``file``."""
     try:
         size = os.lstat(dest).st_size
     except OSError:
         return False
-    if size < spec.min_size_bytes or spec.size_bytes not in (None, size):
+    if size < min_size or file.size_bytes not in (None, size):
         return False
     try:
-        if spec.sha256 is not None and sha256_file(dest) != spec.sha256:
+        if file.sha256 is not None and sha256_file(dest) != file.sha256:
             return False
         if verify is not None:
             verify(dest)
@@ -221,18 +250,23 @@ async def cancel_model_download(store: LLMStore, key: str) -> None:
         await task
 
 
-async def delete_model(store: LLMStore, key: str) -> None:
-    """Remove the model's file (cancelling its download first) and clear the selection.
+async def delete_model(store: LLMStore, key: str, *, keep_entry: bool = False) -> None:
+    """Remove the model's files (cancelling its download first) and clear the selection.
 
-    Raises ``LLMStoreError`` when the file cannot be removed, after
+    A model added from the Hub also leaves the catalog, unless ``keep_entry``.
+    Raises ``LLMStoreError`` when a file cannot be removed, after
     ``store.error`` is set.
     """
     env: StoreEnv = get_env(store)
     model = store.model(key)
     _require_writable(store, f"delete {key!r}")
     await cancel_model_download(store, key)
-    if model.path is not None:
-        path = Path(model.path)
+    spec = env.catalog.get(key)
+    paths = [Path(model.path)] if model.path is not None else []
+    if spec is not None and spec.parts:
+        # Every part, also those a failed pull of a split model left verified.
+        paths = [model_path(env.models_dir, file.filename) for file in spec.files]
+    for path in paths:
         try:
             await asyncio.to_thread(remove_file_in_dir, env.models_dir, path)
         except (OSError, LLMStoreError) as error:
@@ -245,7 +279,12 @@ async def delete_model(store: LLMStore, key: str) -> None:
                 message = f"cannot delete {key!r}: {error}"
             store.set_error(message, operation="delete", key=key)
             raise LLMStoreError(message) from error
-    store.forget_file(key)
+    if key in env.added and not keep_entry:
+        store.remove_entry(key)
+        env.catalog.pop(key, None)
+        env.added.discard(key)
+    else:
+        store.forget_file(key)
     _succeeded(store, ("delete",), key)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -342,6 +343,45 @@ def test_duplicate_after_an_invalid_entry_keeps_its_own_index() -> None:
     assert message.startswith("inline is not a valid catalog")
     assert "models[1].key:" in message
     assert "models[2].filename" in message
+
+
+def test_hub_names_are_keys_too() -> None:
+    for key in ("owner/Repo-GGUF:Q4_K_M", "owner/Repo-GGUF/sub/model-Q8_0.gguf"):
+        assert ModelSpec(**spec_data(key=key)).key == key
+    for key in ("owner/repo", "owner/repo:", "owner/../x.gguf", "o/r/../x", "o/r:Q4 x"):
+        with pytest.raises(ValidationError, match="OWNER/REPO:QUANT"):
+            ModelSpec(**spec_data(key=key))
+
+
+def test_parts_of_a_split_model_are_files_checked_like_the_first() -> None:
+    part = {
+        "url": "https://example.com/tiny-00002-of-00002.gguf",
+        "filename": "tiny-00002-of-00002.gguf",
+        "size_bytes": 7,
+        "sha256": "CD" * 32,
+    }
+    spec = ModelSpec(**spec_data(size_bytes=5, parts=[part]))
+    assert [f.filename for f in spec.files] == ["tiny.gguf", "tiny-00002-of-00002.gguf"]
+    assert spec.parts[0].sha256 == "cd" * 32 and spec.total_size == 12
+    assert ModelSpec(**spec_data(parts=[part])).total_size is None  # the first's size unknown
+    for bad, problem in (({"filename": "../x.gguf"}, "not a plain file name"),
+                         ({"url": "ftp://x/y"}, "http:// or https://"),
+                         ({"sha256": "nope"}, "64 hex digits")):  # fmt: skip
+        with pytest.raises(ValidationError, match=re.escape(problem)):
+            ModelSpec(**spec_data(parts=[{**part, **bad}]))
+
+
+def test_a_part_file_name_may_not_repeat_another_models() -> None:
+    part = {"url": "https://example.com/a", "filename": "big.gguf"}
+    data = [spec_data(parts=[part]), spec_data(key="big", filename="big.gguf")]
+    with pytest.raises(CatalogError, match=r"models\[1\]\.filename: 'big\.gguf' appears more"):
+        catalog_from_data(data)
+
+
+def test_with_endpoint_moves_the_parts_too() -> None:
+    part = {"url": "https://huggingface.co/o/r/resolve/main/t-2.gguf", "filename": "t-2.gguf"}
+    (moved,) = with_endpoint([ModelSpec(**spec_data(parts=[part]))], "http://127.0.0.1:9")
+    assert moved.parts[0].url == "http://127.0.0.1:9/o/r/resolve/main/t-2.gguf"
 
 
 # --- endpoints ---------------------------------------------------------------------------

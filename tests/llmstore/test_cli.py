@@ -398,7 +398,12 @@ def test_rm_without_yes_refuses_when_stdin_is_not_a_terminal(cli: Cli) -> None:
         "pass --yes"
     ]
     assert path.exists()
-    assert cli.json("rm", "fast", "--yes") == {"key": "fast", "deleted": True, "path": str(path)}
+    assert cli.json("rm", "fast", "--yes") == {
+        "key": "fast",
+        "deleted": True,
+        "path": str(path),
+        "entry_removed": False,
+    }
     assert not path.exists()
     missing = cli.run("rm", "fast", "--yes")
     assert missing.returncode == 1

@@ -21,7 +21,7 @@ from llmstore._files import (
 from llmstore._gguf import write_gguf_file
 from llmstore._lock import _release, _try_lock, lock_path
 from llmstore._partial import PartialState, partial_paths, write_sidecar
-from llmstore.catalog import ModelSpec
+from llmstore.catalog import ModelFile, ModelSpec
 from llmstore.errors import LLMStoreError, UnsafePathError
 
 SIZE = 4096
@@ -275,6 +275,27 @@ def test_complete_catalog_files_are_found(models_dir: Path) -> None:
     result = scan_models_dir(models_dir, specs)
     assert result.complete == {"a": models_dir / "a.gguf", "b": models_dir / "b.bin"}
     assert (result.extra, result.partial, result.stale, result.warnings) == ({}, {}, [], [])
+
+
+def test_a_split_model_is_complete_only_with_every_part(models_dir: Path) -> None:
+    names_ = [f"big-0000{i}-of-00003.gguf" for i in (1, 2, 3)]
+    parts = tuple(
+        ModelFile(url=f"https://models.example/{name}", filename=name, size_bytes=SIZE)
+        for name in names_[1:]
+    )
+    split = spec("big", names_[0]).model_copy(update={"parts": parts})
+    for name in names_[:2]:
+        gguf(models_dir / name)
+    result = scan_models_dir(models_dir, [split])
+    # Not complete, and its parts are not taken for local models of their own.
+    assert (result.complete, result.extra, result.warnings) == ({}, {}, [])
+    gguf(models_dir / names_[2])
+    result = scan_models_dir(models_dir, [split])
+    assert (result.complete, result.extra) == ({"big": models_dir / names_[0]}, {})
+    (models_dir / names_[1]).write_bytes(b"x" * SIZE)  # a part that is not GGUF
+    result = scan_models_dir(models_dir, [split])
+    assert result.complete == {}
+    assert result.warnings == [f"ignored {names_[1]}: not a GGUF file (bad magic)"]
 
 
 def test_catalog_file_without_known_size_needs_min_size(models_dir: Path) -> None:

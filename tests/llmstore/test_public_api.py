@@ -20,9 +20,12 @@ EXPORTED = [
     "DownloadCancelledError",
     "DownloadError",
     "HTTPStatusError",
+    "HubError",
+    "HubNameError",
     "LLMStore",
     "LLMStoreError",
     "ModelBusyError",
+    "ModelFile",
     "ModelInfo",
     "ModelSpec",
     "ModelStatus",
@@ -110,6 +113,7 @@ def test_factory_signature_is_the_contract() -> None:
 def test_store_methods_and_views_are_the_contract() -> None:
     methods = {
         "initialize",
+        "add_model",
         "start_model_download",
         "cancel_model_download",
         "delete_model",
@@ -123,7 +127,13 @@ def test_store_methods_and_views_are_the_contract() -> None:
     }
     for name in methods:
         assert callable(getattr(LLMStore, name)), name
-    for name in ("initialize", "start_model_download", "cancel_model_download", "delete_model"):
+    for name in (
+        "initialize",
+        "add_model",
+        "start_model_download",
+        "cancel_model_download",
+        "delete_model",
+    ):
         assert inspect.iscoroutinefunction(getattr(LLMStore, name)), name
     for name in ("selected_model", "downloading_model", "downloading_models", "has_ready_model"):
         assert hasattr(LLMStore, name), name

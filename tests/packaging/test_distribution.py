@@ -98,6 +98,7 @@ def test_wheel_metadata_names_the_extra_classifiers_and_urls(built: Built) -> No
     assert sorted(_name(r) for r in extra) == [
         "aiohttp",
         "filelock",
+        "huggingface-hub",
         "platformdirs",
         "rich",
     ]
@@ -130,8 +131,8 @@ def test_fresh_install_without_the_extra_then_with_it(built: Built, fresh_venv: 
     refused = _run(python, "-c", "import llmstore")
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines()[-1] == (
-        "ImportError: llmstore needs the 'llmstore' extra (missing: aiohttp, platformdirs, "
-        "rich): pip install 'mstlite[llmstore]'"
+        "ImportError: llmstore needs the 'llmstore' extra (missing: aiohttp, huggingface_hub, "
+        "platformdirs, rich): pip install 'mstlite[llmstore]'"
     )
     with_extra = _run(pip, "install", "-q", f"mstlite[llmstore] @ {built.wheel.as_uri()}")
     assert with_extra.returncode == 0, with_extra.stderr
