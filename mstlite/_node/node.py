@@ -1,43 +1,61 @@
 """The node layer's base class: what every live model, array and map node shares.
 
 A node knows its parent, its key in the parent, its tree, and caches its
-snapshot. Every write goes through ``_write_tx`` (protection, liveness,
-thread) and ``_invalidate`` (journal the old snapshot so a rollback restores
-the very same object), so transactions, patches and undo hook in one place.
+snapshot. Every single-slot write (a model property, an array item, a map
+entry) goes through ``_put_slot``: the no-change test, the journal entry, the
+release of the old child, the patch, the change marks. The owner-thread check
+is one comparison in ``_write_tx``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
+from threading import get_ident
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mstlite._reactivity import Atom
-from mstlite._runtime import RT, Transaction, run_in_transaction
-from mstlite._tree import Tree
-from mstlite.errors import DeadNodeError, MstError, ProtectionError, TreeError
+from mstlite._engine.reactivity import Atom
+from mstlite._engine.runtime import IDLE, Runtime, current_runtime, foreign_use, report_error
+from mstlite._engine.transaction import Transaction, run_in_transaction
+from mstlite._node.extras import NodeExtras
+from mstlite._node.identifiers import (
+    invalidate_safe_references,
+    move_nodes,
+    register,
+    unregister,
+)
+from mstlite._node.patches import deliver_patch, emit
+from mstlite._node.tree import Tree
+from mstlite._util.json_pointer import join_json_path
+from mstlite.errors import DeadNodeError, ProtectionError, TreeError
 
 if TYPE_CHECKING:
-    from mstlite._types_base import Type
+    from mstlite._types.base import Type
 
-__all__ = ["Node"]
+__all__ = ["REMOVED", "SNAPSHOT", "Node", "same_stored", "snapshot_of"]
 
 SNAPSHOT = "*snapshot"  # the atom key standing for "this node's snapshot"
 
-# Nodes being detached (not destroyed) by the running detach() call.
-DETACHING: set[int] = set()
+
+class _Removed:
+    def __repr__(self) -> str:
+        return "REMOVED"
+
+
+#: The ``new`` value of ``_put_slot`` that deletes the slot (map entries).
+REMOVED: Any = _Removed()
 
 
 class Node:
     """Base of live nodes. Internal: users see Model, ArrayNode and MapNode."""
 
-    __slots__ = ("__weakref__", "_alive", "_atoms", "_key", "_meta", "_parent", "_snap", "_tree")
+    __slots__ = ("__weakref__", "_alive", "_atoms", "_ext", "_key", "_parent", "_snap", "_tree")
 
     _parent: Node | None
     _key: Any
     _tree: Tree
     _snap: Any
     _atoms: dict[Any, Atom] | None
-    _meta: dict[str, Any] | None
+    _ext: NodeExtras | None
     _alive: bool
 
     # Overridden by subclasses: whether the hook methods are defined.
@@ -48,7 +66,7 @@ class Node:
         self._key = key
         self._snap = snapshot
         self._atoms = None
-        self._meta = None
+        self._ext = None
         self._alive = True
         if tree is None:
             tree = Tree(self, None)
@@ -72,6 +90,12 @@ class Node:
             yield node
             stack.extend(node._children())
 
+    def _extras(self) -> NodeExtras:
+        extras = self._ext
+        if extras is None:
+            extras = self._ext = NodeExtras()
+        return extras
+
     # ------------------------------------------------------------------ reading
     def _get_snapshot(self) -> Any:
         snap = self._snap
@@ -92,17 +116,23 @@ class Node:
         return parts
 
     def _path(self) -> str:
-        from mstlite._json_pointer import join_json_path
-
         return join_json_path(self._path_parts())
 
     def _describe(self) -> str:
         return f"{self._type.name} at {self._path() or '/'!r}"
 
     def _observe(self, key: Any) -> None:
-        """Record that the running derivation read ``key`` of this node."""
-        tracking = RT.tracking
-        if tracking is None:
+        """Record that the running derivation read ``key`` of this node.
+
+        Called only when the owner runtime's ``tracking`` is not None: a
+        derivation records, or several threads use mstlite and reads are checked.
+        """
+        rt = self._tree.rt
+        if rt.ident != get_ident():
+            self._foreign_read(rt)
+            return
+        tracking = rt.tracking
+        if tracking is None or tracking is IDLE:
             return
         atoms = self._atoms
         if atoms is None:
@@ -112,14 +142,37 @@ class Node:
             atom = atoms[key] = Atom()
         tracking.new_observing.append(atom)
 
+    def _foreign_read(self, owner: Runtime) -> None:
+        """A read from a thread that does not own the tree: refused inside its
+        actions, views and reactions (it could not be tracked or undone)."""
+        if current_runtime().active():
+            raise foreign_use(owner, self._describe())
+
     def _changed(self, key: Any) -> None:
         atoms = self._atoms
         if atoms is not None:
             atom = atoms.get(key)
             if atom is not None and atom.observers:
-                atom.report_changed()
+                atom.report_changed(self._tree.rt)
 
     # ------------------------------------------------------------------ writing
+    def _write_tx(self) -> Transaction | None:
+        """The transaction a write joins (None outside actions); checks thread and life."""
+        rt = self._tree.rt
+        if rt.ident != get_ident():
+            raise foreign_use(rt, self._describe())
+        tx = rt.tx
+        if tx is not None and not self._alive:
+            self._check_alive()
+        return tx
+
+    def _transact(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` as an action of this node's tree, in its owner thread."""
+        rt = self._tree.rt
+        if rt.ident != get_ident():
+            raise foreign_use(rt, self._describe())
+        return run_in_transaction(rt, fn, *args)
+
     def _outside_action(self, method: Callable[..., Any], *args: Any) -> Any:
         """A write with no action running: refuse it, or run it as its own action."""
         self._check_alive()
@@ -129,19 +182,7 @@ class Node:
                 "protected; do it in a method decorated with @action (or call "
                 "unprotect(root) first)"
             )
-        return run_in_transaction(method, *args)
-
-    def _write_tx(self) -> Transaction:
-        tx = RT.tx
-        assert tx is not None
-        if not self._alive:
-            self._check_alive()
-        if self._tree.thread != tx.thread:
-            raise MstError(
-                f"{self._describe()} belongs to another thread's tree; a tree is used from "
-                "one thread (the asyncio loop's): use loop.call_soon_threadsafe()"
-            )
-        return tx
+        return run_in_transaction(self._tree.rt, method, *args)
 
     def _check_alive(self) -> None:
         if not self._alive:
@@ -150,6 +191,59 @@ class Node:
                 "from its tree or destroyed, so it cannot change; read get_snapshot() of the "
                 "live tree instead, or detach() a node before removing it to keep it alive"
             )
+
+    def _put_slot(
+        self, tx: Transaction, key: Any, old: Any, new: Any, existed: bool, detach: bool = False
+    ) -> None:
+        """The one write path of a single slot: store ``new`` (``REMOVED`` deletes).
+
+        Nothing happens when the slot already holds ``new``. Otherwise the node
+        kind stores it (``_store_slot``, which returns the journal entry undoing
+        it), the old child is released (destroyed, or made a new root when
+        ``detach``; before the patch: safe references it
+        clears emit their patches first, so a replica replaying them in order
+        ends in the same state), the patch is queued and the change marked.
+        """
+        if existed and new is not REMOVED and same_stored(old, new):
+            return
+        self._check_slot(key, old, new)
+        old_snapshot = snapshot_of(old) if existed else None
+        tx.journal.append(self._store_slot(key, new, existed, old, old_snapshot))
+        if isinstance(old, Node) and old._parent is self:
+            old._release(tx, detach)
+        tree = self._tree
+        if tree.patch_listener_count:
+            if new is REMOVED:
+                self._emit(tx, "remove", key, None, old_snapshot)
+            elif existed:
+                self._emit(tx, "replace", key, snapshot_of(new), old_snapshot)
+            else:
+                self._emit(tx, "add", key, snapshot_of(new), None)
+        self._invalidate(tx.journal)
+        self._slot_changed(key, not existed or new is REMOVED)
+        if tree.snapshot_listeners or tree.commit_hooks:
+            tx.trees[tree] = None
+
+    def _check_slot(self, key: Any, old: Any, new: Any) -> None:
+        """Raise if ``new`` may not go into slot ``key`` (e.g. a changed identifier)."""
+
+    def _store_slot(
+        self, key: Any, new: Any, existed: bool, old: Any, old_snapshot: Any
+    ) -> tuple[Any, ...]:
+        """Store ``new`` in slot ``key``; return the journal entry that restores ``old``."""
+        raise NotImplementedError
+
+    def _slot_changed(self, key: Any, keys_changed: bool) -> None:
+        """Tell the observers of slot ``key`` (and of the set of keys) that it changed."""
+        raise NotImplementedError
+
+    def _after_change(self, tx: Transaction, key: Any, keys_changed: bool) -> None:
+        """The change marks of a write that did not go through ``_put_slot`` (a splice)."""
+        self._invalidate(tx.journal)
+        self._slot_changed(key, keys_changed)
+        tree = self._tree
+        if tree.snapshot_listeners or tree.commit_hooks:
+            tx.trees[tree] = None
 
     def _invalidate(self, journal: list[tuple[Any, ...]]) -> None:
         """Drop the cached snapshot of this node and its ancestors (journaled)."""
@@ -171,52 +265,21 @@ class Node:
         """A child's snapshot changed (collections track which, to rebuild cheaply)."""
 
     def _emit(
-        self,
-        tx: Transaction,
-        op: str,
-        key: Any,
-        value: Any,
-        old_value: Any,
-        own: Iterable[Callable[[Any, Any], None]] = (),
+        self, tx: Transaction, op: str, key: Any, value: Any, old_value: Any, own: Any = ()
     ) -> None:
-        """Queue a patch about ``key`` of this node for the listeners above it.
-
-        ``own`` are the listeners of a child replaced as a whole: they see it at path "".
-        """
-        if self._tree.patch_listener_count == 0:
-            return
-        chain: list[Node] = []
-        node: Node | None = self
-        while node is not None:
-            chain.append(node)
-            node = node._parent
-        depth = len(chain)  # number of path parts of the patch, counting the key
-        listeners = [(depth, listener) for listener in own]
-        for level, node in enumerate(chain):
-            meta = node._meta
-            if meta is not None:
-                for listener in meta.get("patch", ()):
-                    listeners.append((depth - 1 - level, listener))
-        if not listeners:
-            return
-        parts = [str(n._key) for n in reversed(chain[:-1])]
-        parts.append(str(key))
-        tx.patches.append((listeners, parts, op, value, old_value))
+        """Queue a patch about ``key`` of this node for the listeners above it."""
+        emit(self, tx, op, key, value, old_value, own)
 
     def _emit_self(self, tx: Transaction, op: str, value: Any, old_value: Any) -> None:
         """Queue a patch replacing this whole node (its path is the parent's slot)."""
-        own = self._meta.get("patch", ()) if self._meta is not None else ()
+        own = self._ext.patch_listeners if self._ext is not None else []
         parent = self._parent
         if parent is None:
             if self._tree.patch_listener_count and own:
-                tx.patches.append(([(0, listener) for listener in own], [], op, value, old_value))
+                listeners = [(0, listener) for listener in own]
+                tx.patches.append((deliver_patch, listeners, [], op, value, old_value))
             return
-        parent._emit(tx, op, self._key, value, old_value, own)
-
-    def _mark_tree_changed(self, tx: Transaction) -> None:
-        tree = self._tree
-        if tree.snapshot_listeners:
-            tx.trees.add(tree)
+        emit(parent, tx, op, self._key, value, old_value, own)
 
     # -------------------------------------------------------- tree membership
     def _attach_check(self, parent: Node) -> None:
@@ -232,6 +295,8 @@ class Node:
                 f"cannot add {self._type.name} under {parent._path() or '/'!r}: that is "
                 "inside it, and a tree cannot contain itself"
             )
+        if self._tree.rt is not parent._tree.rt:
+            raise foreign_use(self._tree.rt, self._describe())
         target = parent._tree
         for node in self._iter_subtree():
             identifier = node._identifier()
@@ -246,26 +311,26 @@ class Node:
         old_tree = self._tree
         new_tree = parent._tree
         nodes = list(self._iter_subtree())
-        _move_nodes(nodes, old_tree, new_tree, journal)
+        move_nodes(nodes, old_tree, new_tree, journal)
         journal.append((_restore_parent, self, None, self._key))
         self._parent = parent
         self._key = key
         if self._has_hooks:
             self._call_hook("after_attach")
 
-    def _release(self, tx: Transaction) -> None:
-        """This node left its slot: detach it as a new root, or destroy it."""
-        if id(self) in DETACHING:
-            DETACHING.discard(id(self))
-            old_tree = self._tree
-            new_tree = Tree(self, old_tree.env)
-            new_tree.protected = old_tree.protected
-            nodes = list(self._iter_subtree())
-            _move_nodes(nodes, old_tree, new_tree, tx.journal)
-            tx.journal.append((_restore_parent, self, self._parent, self._key))
-            self._parent = None
+    def _release(self, tx: Transaction, detach: bool = False) -> None:
+        """This node left its slot: destroy it, or (``detach``) make it a new root."""
+        if not detach:
+            self._kill(tx)
             return
-        self._kill(tx)
+        old_tree = self._tree
+        new_tree = Tree(self, old_tree.env)
+        new_tree.fresh = False
+        new_tree.protected = old_tree.protected
+        nodes = list(self._iter_subtree())
+        move_nodes(nodes, old_tree, new_tree, tx.journal)
+        tx.journal.append((_restore_parent, self, self._parent, self._key))
+        self._parent = None
 
     def _kill(self, tx: Transaction) -> None:
         nodes = list(self._iter_subtree())
@@ -278,14 +343,12 @@ class Node:
         for node in nodes:
             identifier = node._identifier()
             if identifier is not None:
-                _unregister(tree, identifier, node, journal)
+                unregister(tree, identifier, node, journal)
                 removed_ids.append(identifier)
             node._alive = False
         journal.append((_revive, nodes))
         tx.killed.append(self)
         if removed_ids and tree.safe_refs:
-            from mstlite._types_ref import invalidate_safe_references
-
             invalidate_safe_references(tree, removed_ids)
 
     def _finalize_destroy(self) -> None:
@@ -293,21 +356,18 @@ class Node:
         for node in self._iter_subtree():
             if node._alive:
                 continue
-            meta = node._meta
-            if meta is not None:
-                for computed in meta.get("computed", {}).values():
+            extras = node._ext
+            if extras is not None:
+                for computed in extras.computeds.values():
                     computed.dispose()
-                for disposer in meta.get("disposers", ()):
+                disposers, extras.disposers = extras.disposers, []
+                for disposer in disposers:
                     try:
                         disposer()
                     except Exception as error:
-                        from mstlite._runtime import report_error
-
-                        report_error(error, "a disposer")
-                if meta.get("patch"):
-                    node._tree.patch_listener_count -= len(meta["patch"])
-                meta.pop("patch", None)
-                meta.pop("disposers", None)
+                        report_error(error, "a disposer", node._tree.rt)
+                node._tree.patch_listener_count -= len(extras.patch_listeners)
+                extras.patch_listeners = []
             tree = node._tree
             if tree.snapshot_listeners:
                 tree.snapshot_listeners = [e for e in tree.snapshot_listeners if e[0] is not node]
@@ -316,8 +376,8 @@ class Node:
         """Reconcile this node with a normalized snapshot of its own type."""
         raise NotImplementedError
 
-    def _remove_child(self, child: Node, tx: Transaction) -> None:
-        """Take ``child`` out of its slot (it is then detached or destroyed)."""
+    def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
+        """Take ``child`` out of its slot (it is then destroyed, or detached)."""
         raise NotImplementedError
 
     def _drop_safe_reference(self, identifier: str) -> None:
@@ -329,71 +389,26 @@ class Node:
         if hook is not None:
             hook()
 
+    def _register_identifier(self, identifier: str) -> None:
+        """Index this new node's identifier; journaled unless its tree is being built."""
+        tree = self._tree
+        tx = tree.rt.tx
+        register(tree, identifier, self, None if tx is None or tree.fresh else tx.journal)
+
+
+def same_stored(a: Any, b: Any) -> bool:
+    """Whether storing ``b`` where ``a`` is changes nothing (the no-change test)."""
+    return a is b or (type(a) is type(b) and not isinstance(a, Node) and a == b)
+
+
+def snapshot_of(stored: Any) -> Any:
+    """The snapshot of a stored value (a node's snapshot, or the value itself)."""
+    return stored._get_snapshot() if isinstance(stored, Node) else stored
+
 
 def _same_type(node: Node) -> Callable[[Node], bool]:
     kind = node._type
     return lambda other: other._type is kind
-
-
-def _register(
-    tree: Tree, identifier: str, node: Node, journal: list[tuple[Any, ...]] | None
-) -> None:
-    tree.ids.setdefault(identifier, []).append(node)
-    if journal is not None:
-        journal.append((_unregister, tree, identifier, node, None))
-
-
-def _unregister(
-    tree: Tree, identifier: str, node: Node, journal: list[tuple[Any, ...]] | None
-) -> None:
-    nodes = tree.ids.get(identifier)
-    if nodes is None or node not in nodes:
-        return
-    nodes.remove(node)
-    if not nodes:
-        del tree.ids[identifier]
-    if journal is not None:
-        journal.append((_register, tree, identifier, node, None))
-
-
-def _move_nodes(nodes: list[Node], old: Tree, new: Tree, journal: list[tuple[Any, ...]]) -> None:
-    """Repoint a subtree from ``old`` to ``new`` with its identifiers and listeners."""
-    member = set(map(id, nodes))
-    for node in nodes:
-        identifier = node._identifier()
-        if identifier is not None:
-            _unregister(old, identifier, node, journal)
-            _register(new, identifier, node, journal)
-        node._tree = new
-        meta = node._meta
-        if meta is not None and meta.get("patch"):
-            count = len(meta["patch"])
-            old.patch_listener_count -= count
-            new.patch_listener_count += count
-    moved = [e for e in old.snapshot_listeners if id(e[0]) in member]
-    if moved:
-        old.snapshot_listeners = [e for e in old.snapshot_listeners if id(e[0]) not in member]
-        new.snapshot_listeners.extend(moved)
-    for identifier, holders in list(old.safe_refs.items()):
-        inside = {h for h in holders if id(h) in member}
-        if inside:
-            new.safe_refs.setdefault(identifier, set()).update(inside)
-    journal.append((_move_back, nodes, old, new))
-
-
-def _move_back(nodes: list[Node], old: Tree, new: Tree) -> None:
-    member = set(map(id, nodes))
-    for node in nodes:
-        node._tree = old
-        meta = node._meta
-        if meta is not None and meta.get("patch"):
-            count = len(meta["patch"])
-            old.patch_listener_count += count
-            new.patch_listener_count -= count
-    moved = [e for e in new.snapshot_listeners if id(e[0]) in member]
-    if moved:
-        new.snapshot_listeners = [e for e in new.snapshot_listeners if id(e[0]) not in member]
-        old.snapshot_listeners.extend(moved)
 
 
 def _restore_snapshot(node: Node, snap: Any) -> None:

@@ -5,17 +5,30 @@ A write marks the atom's observers stale: reactions are queued to run after
 the outermost action commits, computeds become stale and pass "possibly
 stale" on to their own observers, so a reaction re-runs only when a value it
 depends on really changed, and each derivation runs at most once per commit.
+
+Observers are kept in insertion-ordered dicts, so derivations are notified (and
+reactions run) in the order they first subscribed, every run. Every function
+takes the runtime of the thread it runs in: the engine has no global state.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
-from mstlite._runtime import RT, report_error
+from mstlite._engine.runtime import IDLE, Runtime, current_runtime, report_error
 from mstlite.errors import MstError
 
-__all__ = ["Atom", "Computed", "Derivation", "Reaction", "report_observed", "untracked"]
+__all__ = [
+    "Atom",
+    "Computed",
+    "Derivation",
+    "Reaction",
+    "report_observed",
+    "same_value",
+    "untracked",
+]
 
 UP_TO_DATE = 0
 POSSIBLY_STALE = 1
@@ -28,18 +41,19 @@ class Atom:
     __slots__ = ("__weakref__", "observers")
 
     def __init__(self) -> None:
-        self.observers: set[Derivation] = set()
+        self.observers: dict[Derivation, None] = {}
 
-    def report_changed(self) -> None:
+    def report_changed(self, rt: Runtime) -> None:
         for derivation in list(self.observers):
             if derivation.state == UP_TO_DATE:
-                derivation.on_become_stale()
+                derivation.on_become_stale(rt)
             derivation.state = STALE
 
 
-def report_observed(observable: Atom | Computed) -> None:
-    tracking = RT.tracking
-    if tracking is not None:
+def report_observed(rt: Runtime, observable: Atom | Computed) -> None:
+    """Record that the running derivation of ``rt`` read ``observable``."""
+    tracking = rt.tracking
+    if tracking is not None and tracking is not IDLE:
         tracking.new_observing.append(observable)
 
 
@@ -51,103 +65,125 @@ class Derivation:
     def __init__(self, name: str) -> None:
         self.name = name
         self.state = STALE
-        self.observing: set[Atom | Computed] = set()
+        self.observing: dict[Atom | Computed, None] = {}
         self.new_observing: list[Atom | Computed] = []
 
-    def on_become_stale(self) -> None:
+    def on_become_stale(self, rt: Runtime) -> None:
         raise NotImplementedError
 
-    def should_compute(self) -> bool:
+    def should_compute(self, rt: Runtime) -> bool:
         if self.state == UP_TO_DATE:
             return False
         if self.state == POSSIBLY_STALE:
-            previous = RT.tracking
-            RT.tracking = None  # checking dependencies is not reading them
+            previous = rt.tracking
+            rt.tracking = rt.idle  # checking dependencies is not reading them
             try:
                 for observable in list(self.observing):
                     if isinstance(observable, Computed):
                         try:
-                            observable.get()
+                            observable.get(rt)
                         except Exception:
                             pass  # the derivation will see the error when it runs
                         if self.state == STALE:
                             return True
             finally:
-                RT.tracking = previous
+                rt.tracking = previous or rt.idle
             self.state = UP_TO_DATE
             return False
         return True
 
-    def track(self, fn: Callable[[], Any]) -> Any:
+    def track(self, rt: Runtime, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` recording what it reads; update the subscriptions to match."""
-        previous = RT.tracking
+        previous = rt.tracking
         self.new_observing = []
-        RT.tracking = self
+        rt.tracking = self
         try:
             return fn()
         finally:
-            RT.tracking = previous
+            # ``or``: a runtime that became checked meanwhile restores its new idle value.
+            rt.tracking = previous or rt.idle
             self.state = UP_TO_DATE
             self._bind_dependencies()
 
     def _bind_dependencies(self) -> None:
-        new = set(self.new_observing)
+        new = dict.fromkeys(self.new_observing)
         self.new_observing = []
         old = self.observing
-        for observable in old - new:
-            observable.observers.discard(self)
-        for observable in new - old:
-            observable.observers.add(self)
+        for observable in old:
+            if observable not in new:
+                observable.observers.pop(self, None)
+        for observable in new:
+            if observable not in old:
+                observable.observers[self] = None
         self.observing = new
 
     def clear_observing(self) -> None:
-        for observable in self.observing:
-            observable.observers.discard(self)
-        self.observing = set()
+        for observable in list(self.observing):
+            observable.observers.pop(self, None)
+        self.observing = {}
         self.state = STALE
 
 
 class Computed(Derivation):
-    """A cached derived value; also observable by other derivations."""
+    """A cached derived value; also observable by other derivations.
 
-    __slots__ = ("computing", "error", "fn", "observers", "value")
+    It holds its owner (the node whose view it is) weakly: the atoms it reads
+    may belong to a longer-lived tree, and must not keep the owner's tree alive.
+    When the owner is freed, the computed unsubscribes.
+    """
+
+    __slots__ = ("computing", "error", "fn", "observers", "owner", "value")
 
     _NONE: Any = object()
 
-    def __init__(self, fn: Callable[[], Any], name: str) -> None:
+    def __init__(self, fn: Callable[[Any], Any], name: str, owner: Any) -> None:
         super().__init__(name)
         self.fn = fn
-        self.observers: set[Derivation] = set()
+        self.observers: dict[Derivation, None] = {}
         self.value: Any = Computed._NONE
-        self.error: BaseException | None = None
+        self.error: Exception | None = None
         self.computing = False
+        self.owner = weakref.ref(owner, _owner_freed(self))
 
-    def on_become_stale(self) -> None:
+    def on_become_stale(self, rt: Runtime) -> None:
         for derivation in list(self.observers):
             if derivation.state == UP_TO_DATE:
                 derivation.state = POSSIBLY_STALE
-                derivation.on_become_stale()
+                derivation.on_become_stale(rt)
 
-    def get(self) -> Any:
+    def _run(self) -> Any:
+        return self.fn(self.owner())
+
+    def get(self, rt: Runtime) -> Any:
+        report_observed(rt, self)
         if self.computing:
+            # Reported first: the reader depends on this computed, so once the
+            # cycle is gone it recomputes instead of keeping this error.
             raise MstError(f"cycle detected: computed {self.name!r} reads itself")
-        report_observed(self)
-        if self.should_compute():
+        if self.state != UP_TO_DATE and self.should_compute(rt):
             old_value, old_error = self.value, self.error
             self.computing = True
             try:
-                self.value = self.track(self.fn)
+                self.value = self.track(rt, self._run)
                 self.error = None
             except Exception as error:
                 self.value = Computed._NONE
                 self.error = error
+            except BaseException:
+                # KeyboardInterrupt and the like: nothing valid was computed; the
+                # next read computes again.
+                self.value, self.error = old_value, old_error
+                self.state = STALE
+                raise
             finally:
                 self.computing = False
             changed = (
-                self.error is not None or old_error is not None or not _same(old_value, self.value)
+                self.error is not None
+                or old_error is not None
+                or not same_value(old_value, self.value)
             )
             if changed:
-                for derivation in self.observers:
+                for derivation in list(self.observers):
                     if derivation.state == POSSIBLY_STALE:
                         derivation.state = STALE
         if self.error is not None:
@@ -160,7 +196,19 @@ class Computed(Derivation):
         self.error = None
 
 
-def _same(a: Any, b: Any) -> bool:
+def _owner_freed(computed: Computed) -> Callable[[Any], None]:
+    target = weakref.ref(computed)
+
+    def freed(_: Any) -> None:
+        alive = target()
+        if alive is not None:
+            alive.clear_observing()
+
+    return freed
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """The default equality of computeds and reactions: identical, or equal and same type."""
     if a is b:
         return True
     try:
@@ -172,31 +220,39 @@ def _same(a: Any, b: Any) -> bool:
 class Reaction(Derivation):
     """Runs ``on_invalidate`` after a commit that changed what it last read."""
 
-    __slots__ = ("disposed", "on_invalidate", "scheduled")
+    __slots__ = ("disposed", "on_invalidate", "rt", "scheduled")
 
     def __init__(self, name: str, on_invalidate: Callable[[Reaction], None]) -> None:
         super().__init__(name)
         self.on_invalidate = on_invalidate
         self.scheduled = False
         self.disposed = False
+        # The runtime it last ran or was scheduled in.
+        self.rt = current_runtime()
 
-    def on_become_stale(self) -> None:
-        self.schedule()
+    def on_become_stale(self, rt: Runtime) -> None:
+        self.schedule(rt)
 
-    def schedule(self) -> None:
+    def schedule(self, rt: Runtime) -> None:
         if not self.scheduled and not self.disposed:
             self.scheduled = True
-            RT.pending_reactions.append(self)
+            self.rt = rt
+            rt.pending_reactions.append(self)
 
-    def run(self) -> None:
+    def track_in_place(self, fn: Callable[[], Any]) -> Any:
+        """``track`` in the runtime this reaction runs in."""
+        return self.track(self.rt, fn)
+
+    def run(self, rt: Runtime) -> None:
         self.scheduled = False
         if self.disposed:
             return
+        self.rt = rt
         try:
-            if self.should_compute():
+            if self.should_compute(rt):
                 self.on_invalidate(self)
         except Exception as error:
-            report_error(error, f"reaction {self.name!r}")
+            report_error(error, f"reaction {self.name!r}", rt)
 
     def dispose(self) -> None:
         self.disposed = True
@@ -211,9 +267,10 @@ def _disposed(reaction: Reaction) -> None:
 
 def untracked(fn: Callable[[], Any]) -> Any:
     """Run ``fn`` without recording what it reads."""
-    previous = RT.tracking
-    RT.tracking = None
+    rt = current_runtime()
+    previous = rt.tracking
+    rt.tracking = rt.idle
     try:
         return fn()
     finally:
-        RT.tracking = previous
+        rt.tracking = previous or rt.idle
