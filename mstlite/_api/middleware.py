@@ -140,7 +140,9 @@ def run_action(
 ) -> Any:
     """Run ``fn(node, *args, **kwargs)`` as the action ``name``: through the middleware
     around ``node`` (if any), as a savepoint of the running transaction or a new one."""
-    rt = owner_runtime(node)
+    rt = node._tree.rt
+    if rt.ident != get_ident() or not node._alive:
+        owner_runtime(node)  # raises the error that applies
     if not has_watchers(node):
         return run_in_transaction(rt, fn, node, *args, **kwargs)
     call = new_call(rt, node, name, "action", list(args), dict(kwargs))

@@ -109,11 +109,12 @@ class Derivation:
         new = dict.fromkeys(self.new_observing)
         self.new_observing = []
         old = self.observing
-        for observable in old:
-            if observable not in new:
+        if new.keys() != old.keys():  # usually equal: one C-level comparison
+            # Set differences: each observable's own observer order is what is seen,
+            # and this derivation is appended to each at most once.
+            for observable in old.keys() - new.keys():
                 observable.observers.pop(self, None)
-        for observable in new:
-            if observable not in old:
+            for observable in new.keys() - old.keys():
                 observable.observers[self] = None
         self.observing = new
 

@@ -155,6 +155,9 @@ def commit(rt: Runtime, tx: Transaction) -> None:
     if queue is not None:
         queue.append(tx)
         return
+    if not (tx.patches or tx.trees or tx.killed or tx.action_calls):
+        run_pending_reactions(rt)  # nobody listens: only reactions to run
+        return
     queue = rt.commit_queue = [tx]
     delivery = Delivery(rt)
     rounds = 0

@@ -14,15 +14,11 @@ from threading import get_ident
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mstlite._engine.reactivity import Atom
-from mstlite._engine.runtime import IDLE, Runtime, current_runtime, foreign_use, report_error
+from mstlite._engine.runtime import IDLE, Runtime, current_runtime, foreign_use
 from mstlite._engine.transaction import Transaction, run_in_transaction
 from mstlite._node.extras import NodeExtras
-from mstlite._node.identifiers import (
-    invalidate_safe_references,
-    move_nodes,
-    register,
-    unregister,
-)
+from mstlite._node.identifiers import move_nodes, register
+from mstlite._node.lifecycle import finalize_destroy, kill
 from mstlite._node.patches import deliver_patch, emit
 from mstlite._node.tree import Tree
 from mstlite._util.json_pointer import join_json_path
@@ -128,12 +124,15 @@ class Node:
         derivation records, or several threads use mstlite and reads are checked.
         """
         rt = self._tree.rt
-        if rt.ident != get_ident():
-            self._foreign_read(rt)
-            return
         tracking = rt.tracking
-        if tracking is None or tracking is IDLE:
+        if tracking is None:
             return
+        if rt.idle is not None:  # several threads use mstlite: reads are checked
+            if rt.ident != get_ident():
+                self._foreign_read(rt)
+                return
+            if tracking is IDLE:
+                return
         atoms = self._atoms
         if atoms is None:
             atoms = self._atoms = {}
@@ -204,10 +203,12 @@ class Node:
         clears emit their patches first, so a replica replaying them in order
         ends in the same state), the patch is queued and the change marked.
         """
-        if existed and new is not REMOVED and same_stored(old, new):
-            return
+        if existed and (
+            new is old or (type(new) is type(old) and not isinstance(new, Node) and new == old)
+        ):
+            return  # the no-change test (same_stored, inlined: the hottest write path)
         self._check_slot(key, old, new)
-        old_snapshot = snapshot_of(old) if existed else None
+        old_snapshot = old._get_snapshot() if isinstance(old, Node) else old
         tx.journal.append(self._store_slot(key, new, existed, old, old_snapshot))
         if isinstance(old, Node) and old._parent is self:
             old._release(tx, detach)
@@ -333,44 +334,12 @@ class Node:
         self._parent = None
 
     def _kill(self, tx: Transaction) -> None:
-        nodes = list(self._iter_subtree())
-        for node in reversed(nodes):  # children before parents, as MST does
-            if node._has_hooks:
-                node._call_hook("before_destroy")
-        tree = self._tree
-        journal = tx.journal
-        removed_ids: list[str] = []
-        for node in nodes:
-            identifier = node._identifier()
-            if identifier is not None:
-                unregister(tree, identifier, node, journal)
-                removed_ids.append(identifier)
-            node._alive = False
-        journal.append((_revive, nodes))
-        tx.killed.append(self)
-        if removed_ids and tree.safe_refs:
-            invalidate_safe_references(tree, removed_ids)
+        """Destroy this subtree in ``tx`` (undone on rollback, finished at commit)."""
+        kill(self, tx)
 
     def _finalize_destroy(self) -> None:
         """After commit: drop what a dead subtree still holds (computeds, listeners)."""
-        for node in self._iter_subtree():
-            if node._alive:
-                continue
-            extras = node._ext
-            if extras is not None:
-                for computed in extras.computeds.values():
-                    computed.dispose()
-                disposers, extras.disposers = extras.disposers, []
-                for disposer in disposers:
-                    try:
-                        disposer()
-                    except Exception as error:
-                        report_error(error, "a disposer", node._tree.rt)
-                node._tree.patch_listener_count -= len(extras.patch_listeners)
-                extras.patch_listeners = []
-            tree = node._tree
-            if tree.snapshot_listeners:
-                tree.snapshot_listeners = [e for e in tree.snapshot_listeners if e[0] is not node]
+        finalize_destroy(self)
 
     def _apply_normalized(self, snapshot: Any, tx: Transaction) -> None:
         """Reconcile this node with a normalized snapshot of its own type."""
@@ -420,8 +389,3 @@ def _restore_snapshot(node: Node, snap: Any) -> None:
 def _restore_parent(node: Node, parent: Node | None, key: Any) -> None:
     node._parent = parent
     node._key = key
-
-
-def _revive(nodes: list[Node]) -> None:
-    for node in nodes:
-        node._alive = True

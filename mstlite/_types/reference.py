@@ -68,7 +68,8 @@ class ReferenceType(Type):
     def resolve(self, identifier: str, owner: Node | None) -> Any:
         if owner is None:
             return identifier
-        owner._observe(("ref", identifier))
+        if owner._tree.rt.tracking is not None:
+            owner._observe(("ref", identifier))
         node = owner._tree.find(identifier, self.target.accepts_node)
         if node is None:
             if self.safe:
