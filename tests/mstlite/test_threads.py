@@ -1,4 +1,4 @@
-"""One runtime per thread: trees belong to their thread, ThreadError otherwise, adopt() hands over."""
+"""One runtime per thread: a tree belongs to its thread (else ThreadError); adopt() hands over."""
 
 from __future__ import annotations
 
