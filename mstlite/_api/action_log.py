@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from mstlite._api.paths import resolve_parts
 from mstlite._engine.runtime import Runtime, report_error
+from mstlite._node.extras import subscribe
 from mstlite._node.node import Node
 from mstlite._util.frozen import freeze, thaw
 from mstlite._util.json_pointer import join_json_path, split_json_path
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActionRecorder",
+    "Recorder",
     "apply_action",
     "on_action",
     "record_actions",
@@ -32,14 +34,7 @@ def on_action(node: Node, listener: Callable[[dict[str, Any]], None]) -> Callabl
     Calls are delivered once the action commits (a failed action is not
     reported); flows are reported when they start. Returns a disposer.
     """
-    node._extras().action_listeners.append(listener)
-
-    def dispose() -> None:
-        extras = node._ext
-        if extras is not None and listener in extras.action_listeners:
-            extras.action_listeners.remove(listener)
-
-    return dispose
+    return subscribe(node._extras().action_listeners, listener)
 
 
 def report_action(rt: Runtime, node: Node, call: ActionContext) -> None:
@@ -121,18 +116,23 @@ def _apply_one(node: Node, call: Mapping[str, Any]) -> Any:
     return method(*arguments, **kwargs)
 
 
-class ActionRecorder:
-    """Records the serializable calls of outermost actions on a subtree.
+class Recorder:
+    """Records what listeners registered by ``_listen`` hear; ``stop``/``resume``.
 
-    ``actions`` is the list; ``stop()``/``resume()``; ``replay(target)``
-    applies them to another tree. Usable as a context manager.
+    Usable as a context manager that stops on exit.
     """
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        self.actions: list[dict[str, Any]] = []
         self._dispose: Callable[[], None] | None = None
-        self.resume()
+
+    def _listen(self) -> Callable[[], None]:
+        raise NotImplementedError
+
+    @property
+    def recording(self) -> bool:
+        """True while recording."""
+        return self._dispose is not None
 
     def stop(self) -> None:
         """Stop recording (keeps what was recorded)."""
@@ -143,18 +143,34 @@ class ActionRecorder:
     def resume(self) -> None:
         """Start recording again."""
         if self._dispose is None:
-            self._dispose = on_action(self.node, self.actions.append)
+            self._dispose = self._listen()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ActionRecorder(Recorder):
+    """Records the serializable calls of outermost actions on a subtree.
+
+    ``actions`` is the list; ``stop()``/``resume()``; ``replay(target)``
+    applies them to another tree. Usable as a context manager.
+    """
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(node)
+        self.actions: list[dict[str, Any]] = []
+        self.resume()
+
+    def _listen(self) -> Callable[[], None]:
+        return on_action(self.node, self.actions.append)
 
     def replay(self, target: Node) -> None:
         """Apply the recorded (synchronous) actions to ``target`` in order."""
         for call in self.actions:
             apply_action(target, call)
-
-    def __enter__(self) -> ActionRecorder:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def record_actions(node: Node) -> ActionRecorder:

@@ -15,6 +15,7 @@ from typing import Any
 from mstlite._api.action_log import report_action, root_of
 from mstlite._engine.runtime import Runtime, foreign_use
 from mstlite._engine.transaction import run_in_transaction
+from mstlite._node.extras import subscribe
 from mstlite._node.node import Node
 
 __all__ = [
@@ -59,14 +60,7 @@ def add_middleware(node: Node, handler: Handler) -> Callable[[], None]:
     The handler may change ``call.args`` before ``next(call)``, replace the
     result, not call ``next`` at all (abort) or raise. Returns a disposer.
     """
-    node._extras().middleware.append(handler)
-
-    def dispose() -> None:
-        extras = node._ext
-        if extras is not None and handler in extras.middleware:
-            extras.middleware.remove(handler)
-
-    return dispose
+    return subscribe(node._extras().middleware, handler)
 
 
 def handlers_of(node: Node) -> list[Handler]:

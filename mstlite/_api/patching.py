@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from mstlite._api.action_log import Recorder
 from mstlite._api.paths import child, no_property, resolve_parts
+from mstlite._node.extras import subscribe
 from mstlite._node.node import Node, snapshot_of
 from mstlite._types.array import ArrayNode
 from mstlite._types.base import IdentifierClashError
@@ -72,13 +74,13 @@ def on_patch(node: Any, listener: Callable[[Any, Any], None]) -> Callable[[], No
     Paths are relative to ``node``. Returns a disposer that removes the listener.
     """
     target = node_of(node, "on_patch")
-    target._extras().patch_listeners.append(listener)
+    listeners = target._extras().patch_listeners
+    remove = subscribe(listeners, listener)
     target._tree.patch_listener_count += 1
 
     def dispose() -> None:
-        extras = target._ext
-        if extras is not None and listener in extras.patch_listeners:
-            extras.patch_listeners.remove(listener)
+        if listener in listeners:
+            remove()
             target._tree.patch_listener_count -= 1
 
     return dispose
@@ -177,7 +179,7 @@ def _prop(container: Node, parts: list[str]) -> Any:
     return getattr(type(container), key)
 
 
-class PatchRecorder:
+class PatchRecorder(Recorder):
     """Records the patches under a node: ``patches``, ``inverse_patches``.
 
     ``stop()``/``resume()`` pause recording, ``replay(target)`` applies the
@@ -186,30 +188,17 @@ class PatchRecorder:
     """
 
     def __init__(self, node: Node) -> None:
-        self.node = node
+        super().__init__(node)
         self.patches: list[Patch] = []
         self.inverse_patches: list[Patch] = []
-        self._dispose: Callable[[], None] | None = None
         self.resume()
 
-    @property
-    def recording(self) -> bool:
-        return self._dispose is not None
+    def _listen(self) -> Callable[[], None]:
+        return on_patch(self.node, self._record)
 
     def _record(self, patch: Patch, inverse: Patch) -> None:
         self.patches.append(patch)
         self.inverse_patches.append(inverse)
-
-    def stop(self) -> None:
-        """Stop recording (keeps what was recorded)."""
-        if self._dispose is not None:
-            self._dispose()
-            self._dispose = None
-
-    def resume(self) -> None:
-        """Start recording again."""
-        if self._dispose is None:
-            self._dispose = on_patch(self.node, self._record)
 
     def replay(self, target: Node | None = None) -> None:
         """Apply the recorded patches to ``target`` (default: the recorded node)."""
@@ -221,12 +210,6 @@ class PatchRecorder:
             target if target is not None else self.node,
             [freeze(p) for p in reversed(self.inverse_patches)],
         )
-
-    def __enter__(self) -> PatchRecorder:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def record_patches(node: Node) -> PatchRecorder:

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from mstlite._engine.reactivity import Computed
 
-__all__ = ["NodeExtras"]
+__all__ = ["NodeExtras", "subscribe"]
+
+T = TypeVar("T")
+
+
+def subscribe(listeners: list[T], listener: T) -> Callable[[], None]:
+    """Append ``listener`` to ``listeners``; return the disposer that takes it out again."""
+    listeners.append(listener)
+
+    def dispose() -> None:
+        if listener in listeners:
+            listeners.remove(listener)
+
+    return dispose
 
 
 class NodeExtras:
