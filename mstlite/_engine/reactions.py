@@ -7,7 +7,7 @@ from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from mstlite._engine.reactivity import Reaction, same_value
-from mstlite._engine.runtime import current_runtime, report_error
+from mstlite._engine.runtime import report_error
 
 __all__ = ["Disposer", "autorun", "reaction", "when"]
 
@@ -56,7 +56,7 @@ def autorun(fn: Callable[[], Any], *, name: str | None = None) -> Disposer:
 
 
 def _start(current: Reaction) -> None:
-    rt = current_runtime()
+    rt = current.rt  # the creating thread's runtime
     if rt.tx is not None or rt.committing:
         current.schedule(rt)  # runs once the running action commits
         return

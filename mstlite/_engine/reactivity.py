@@ -223,13 +223,15 @@ class Reaction(Derivation):
 
     __slots__ = ("disposed", "on_invalidate", "rt", "scheduled")
 
-    def __init__(self, name: str, on_invalidate: Callable[[Reaction], None]) -> None:
+    def __init__(
+        self, name: str, on_invalidate: Callable[[Reaction], None], rt: Runtime | None = None
+    ) -> None:
         super().__init__(name)
         self.on_invalidate = on_invalidate
         self.scheduled = False
         self.disposed = False
         # The runtime it last ran or was scheduled in.
-        self.rt = current_runtime()
+        self.rt = rt if rt is not None else current_runtime()
 
     def on_become_stale(self, rt: Runtime) -> None:
         self.schedule(rt)

@@ -189,8 +189,8 @@ def commit(rt: Runtime, tx: Transaction) -> None:
 def _deliver(delivery: Delivery, tx: Transaction) -> None:
     for node in tx.killed:
         delivery.call("a disposer", node._finalize_destroy)
-    for entry in tx.patches:
-        delivery.call("an on_patch listener", entry[0], delivery, *entry[1:])
+    for entry in tx.patches:  # each delivers to its listeners, catching what they raise
+        entry[0](delivery, *entry[1:])
     for tree in tx.trees:
         tree.notify_snapshot_listeners(delivery)
     for listener, call in tx.action_calls:

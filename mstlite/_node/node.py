@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from threading import get_ident
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mstlite._engine.reactivity import Atom
+from mstlite._engine.reactivity import Atom, Derivation
 from mstlite._engine.runtime import IDLE, Runtime, current_runtime, foreign_use
 from mstlite._engine.transaction import Transaction, run_in_transaction
 from mstlite._node.extras import NodeExtras
@@ -118,15 +118,15 @@ class Node:
         return f"{self._type.name} at {self._path() or '/'!r}"
 
     def _observe(self, key: Any) -> None:
-        """Record that the running derivation read ``key`` of this node.
-
-        Called only when the owner runtime's ``tracking`` is not None: a
-        derivation records, or several threads use mstlite and reads are checked.
-        """
+        """Record that the running derivation read ``key`` of this node."""
         rt = self._tree.rt
-        tracking = rt.tracking
-        if tracking is None:
-            return
+        if rt.tracking is not None:
+            self._observe_in(rt, key)
+
+    def _observe_in(self, rt: Runtime, key: Any) -> None:
+        """``_observe`` when the owner runtime ``rt`` has a ``tracking`` (not None):
+        a derivation records, or several threads use mstlite and reads are checked."""
+        tracking: Derivation = rt.tracking  # type: ignore[assignment]  # not None: see above
         if rt.idle is not None:  # several threads use mstlite: reads are checked
             if rt.ident != get_ident():
                 self._foreign_read(rt)
@@ -191,14 +191,19 @@ class Node:
                 "live tree instead, or detach() a node before removing it to keep it alive"
             )
 
+    #: The atom key a slot write changes (None: the slot's own key; arrays: one atom).
+    _slot_atom: ClassVar[Any] = None
+    #: The atom key of the set of keys, changed when a slot is added or removed (maps).
+    _keys_atom: ClassVar[Any] = None
+
     def _put_slot(
         self, tx: Transaction, key: Any, old: Any, new: Any, existed: bool, detach: bool = False
     ) -> None:
         """The one write path of a single slot: store ``new`` (``REMOVED`` deletes).
 
         Nothing happens when the slot already holds ``new``. Otherwise the node
-        kind stores it (``_store_slot``, which returns the journal entry undoing
-        it), the old child is released (destroyed, or made a new root when
+        kind checks and stores it (``_store_slot``, which returns the journal
+        entry undoing it), the old child is released (destroyed, or made a new root when
         ``detach``; before the patch: safe references it
         clears emit their patches first, so a replica replaying them in order
         ends in the same state), the patch is queued and the change marked.
@@ -207,7 +212,6 @@ class Node:
             new is old or (type(new) is type(old) and not isinstance(new, Node) and new == old)
         ):
             return  # the no-change test (same_stored, inlined: the hottest write path)
-        self._check_slot(key, old, new)
         old_snapshot = old._get_snapshot() if isinstance(old, Node) else old
         tx.journal.append(self._store_slot(key, new, existed, old, old_snapshot))
         if isinstance(old, Node) and old._parent is self:
@@ -221,27 +225,26 @@ class Node:
             else:
                 self._emit(tx, "add", key, snapshot_of(new), None)
         self._invalidate(tx.journal)
-        self._slot_changed(key, not existed or new is REMOVED)
+        atoms = self._atoms
+        if atoms is not None:
+            atom_key = self._slot_atom
+            self._changed(key if atom_key is None else atom_key)
+            if self._keys_atom is not None and (not existed or new is REMOVED):
+                self._changed(self._keys_atom)
         if tree.snapshot_listeners or tree.commit_hooks:
             tx.trees[tree] = None
-
-    def _check_slot(self, key: Any, old: Any, new: Any) -> None:
-        """Raise if ``new`` may not go into slot ``key`` (e.g. a changed identifier)."""
 
     def _store_slot(
         self, key: Any, new: Any, existed: bool, old: Any, old_snapshot: Any
     ) -> tuple[Any, ...]:
-        """Store ``new`` in slot ``key``; return the journal entry that restores ``old``."""
+        """Check and store ``new`` in slot ``key`` (raise if it may not go there, e.g. a
+        changed identifier); return the journal entry that restores ``old``."""
         raise NotImplementedError
 
-    def _slot_changed(self, key: Any, keys_changed: bool) -> None:
-        """Tell the observers of slot ``key`` (and of the set of keys) that it changed."""
-        raise NotImplementedError
-
-    def _after_change(self, tx: Transaction, key: Any, keys_changed: bool) -> None:
+    def _after_change(self, tx: Transaction, key: Any) -> None:
         """The change marks of a write that did not go through ``_put_slot`` (a splice)."""
         self._invalidate(tx.journal)
-        self._slot_changed(key, keys_changed)
+        self._changed(key)
         tree = self._tree
         if tree.snapshot_listeners or tree.commit_hooks:
             tx.trees[tree] = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from mstlite._engine.runtime import report_error
 from mstlite._util.json_pointer import join_json_path
 
 if TYPE_CHECKING:
@@ -22,10 +23,19 @@ def deliver_patch(
     value: Any,
     old_value: Any,
 ) -> None:
-    """Call each listener with the patch and its inverse, its path relative to the listener."""
+    """Call each listener with the patch and its inverse, its path relative to the listener.
+
+    ``Delivery.call``'s error handling, inlined: this runs once per listener and patch.
+    """
     for prefix, listener in listeners:
         patch, inverse = make_patch_pair(op, join_json_path(parts[prefix:]), value, old_value)
-        delivery.call("an on_patch listener", listener, patch, inverse)
+        try:
+            listener(patch, inverse)
+        except Exception as error:
+            report_error(error, "an on_patch listener", delivery.rt)
+        except BaseException as error:
+            if delivery.interrupt is None:
+                delivery.interrupt = error
 
 
 def make_patch_pair(

@@ -11,7 +11,7 @@ from pydantic_core import core_schema as cs
 from mstlite._engine.transaction import Transaction
 from mstlite._node.node import Node, same_stored, snapshot_of
 from mstlite._types.base import NodeType, Type, where
-from mstlite._types.reconcile import match, pool_of, take
+from mstlite._types.reconcile import Pool
 from mstlite._util.frozen import FrozenList
 from mstlite.errors import TreeError
 
@@ -67,6 +67,7 @@ class ArrayNode(Node, MutableSequence[Any]):
     """
 
     __slots__ = ("_dirty", "_items", "_snaps", "_type")
+    _slot_atom = ALL
 
     _type: ArrayType
     _items: list[Any]
@@ -184,9 +185,6 @@ class ArrayNode(Node, MutableSequence[Any]):
             self._snaps[key] = snapshot_of(new)
         return (_undo_splice, self, key, 1, [old], [old_snapshot])
 
-    def _slot_changed(self, key: Any, keys_changed: bool) -> None:
-        self._changed(ALL)
-
     def __delitem__(self, index: Any) -> None:
         if isinstance(index, slice):
             start, stop, step = index.indices(len(self._items))
@@ -293,7 +291,7 @@ class ArrayNode(Node, MutableSequence[Any]):
         for value in removed:
             if isinstance(value, Node) and id(value) not in kept and value._parent is self:
                 value._release(tx, detach)
-        self._after_change(tx, ALL, False)
+        self._after_change(tx, ALL)
         if listening:
             if whole:
                 self._emit_self(tx, "replace", self._get_snapshot(), old_snapshot)
@@ -315,7 +313,7 @@ class ArrayNode(Node, MutableSequence[Any]):
         """
         item = self._type.item
         reusable = {id(v) for v in removed if isinstance(v, Node)}
-        pool, attributes = pool_of(removed) if item.is_complex else ({}, set())
+        pool = Pool(removed if item.is_complex else [])
         stored: list[Any] = []
         for offset, value in enumerate(values):
             if isinstance(value, Node):
@@ -326,7 +324,7 @@ class ArrayNode(Node, MutableSequence[Any]):
                             "is already in this array; a node has one place"
                         )
                     reusable.discard(id(value))
-                    take(pool, value)
+                    pool.take(value)
                     stored.append(value)
                 else:
                     stored.append(item.to_stored(value, self, index + offset, tx))
@@ -341,7 +339,7 @@ class ArrayNode(Node, MutableSequence[Any]):
                 if normalized or not pool
                 else item.normalize(value, where(self, index + offset))
             )
-            found = match(snapshot, pool, attributes) if pool else None
+            found = pool.match(offset, snapshot) if pool else None
             if found is not None:
                 reusable.discard(id(found))
                 found._apply_normalized(snapshot, tx)

@@ -78,6 +78,7 @@ class MapNode(Node, MutableMapping[str, Any]):
     """
 
     __slots__ = ("_dirty", "_items", "_snaps", "_type")
+    _keys_atom = KEYS
 
     _type: MapType
     _items: dict[str, Any]
@@ -175,10 +176,6 @@ class MapNode(Node, MutableMapping[str, Any]):
             new = item.to_stored(value, self, key, tx)
         self._put_slot(tx, key, old, new, exists)
 
-    def _check_slot(self, key: Any, old: Any, new: Any) -> None:
-        if new is not REMOVED:
-            _check_key(self, key, new)
-
     def _store_slot(
         self, key: Any, new: Any, existed: bool, old: Any, old_snapshot: Any
     ) -> tuple[Any, ...]:
@@ -188,15 +185,11 @@ class MapNode(Node, MutableMapping[str, Any]):
             if snaps is not None:
                 snaps.pop(key, None)
         else:
+            _check_key(self, key, new)
             self._items[key] = new
             if snaps is not None:
                 snaps[key] = snapshot_of(new)
         return (_undo_put, self, key, existed, old, old_snapshot)
-
-    def _slot_changed(self, key: Any, keys_changed: bool) -> None:
-        self._changed(key)
-        if keys_changed:
-            self._changed(KEYS)
 
     def __delitem__(self, key: str) -> None:
         self._delete(key, False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from threading import get_ident
 from typing import Any, ClassVar
 
 from pydantic_core import CoreSchema
@@ -182,10 +183,13 @@ class ModelNode(Node):
         return snapshot
 
     def _set_prop(self, prop: Prop, value: Any) -> None:
-        tx = self._write_tx()
-        if tx is None:
-            self._outside_action(self._set_prop, prop, value)
-            return
+        rt = self._tree.rt
+        tx = rt.tx
+        if tx is None or rt.ident != get_ident() or not self._alive:
+            tx = self._write_tx()  # raises the error that applies, or None
+            if tx is None:
+                self._outside_action(self._set_prop, prop, value)
+                return
         name = prop.name
         kind = prop.type
         assert kind is not None
@@ -200,21 +204,16 @@ class ModelNode(Node):
     def _store(self, tx: Transaction, name: str, old: Any, new: Any, detach: bool = False) -> None:
         self._put_slot(tx, name, old, new, True, detach)
 
-    def _check_slot(self, key: Any, old: Any, new: Any) -> None:
+    def _store_slot(
+        self, key: Any, new: Any, existed: bool, old: Any, old_snapshot: Any
+    ) -> tuple[Any, ...]:
         if key == type(self)._mst_type.identifier_attribute:
             raise TreeError(
                 f"cannot change the identifier of {self._describe()} from {old!r} to {new!r}; "
                 "identifiers are fixed: create a new node instead"
             )
-
-    def _store_slot(
-        self, key: Any, new: Any, existed: bool, old: Any, old_snapshot: Any
-    ) -> tuple[Any, ...]:
         self._data[key] = new
         return (_restore_prop, self, key, old)
-
-    def _slot_changed(self, key: Any, keys_changed: bool) -> None:
-        self._changed(key)
 
     def _apply_normalized(self, snapshot: Any, tx: Transaction) -> None:
         """Reconcile this node with a normalized snapshot of its own type."""

@@ -34,8 +34,9 @@ class Prop:
     def __get__(self, obj: Model | None, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        if obj._tree.rt.tracking is not None:
-            obj._observe(self.name)
+        rt = obj._tree.rt
+        if rt.tracking is not None:
+            obj._observe_in(rt, self.name)
         return obj._data[self.name]
 
     def __set__(self, obj: Model, value: Any) -> None:
@@ -53,8 +54,9 @@ class ReadProp(Prop):
     def __get__(self, obj: Model | None, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        if obj._tree.rt.tracking is not None:
-            obj._observe(self.name)
+        rt = obj._tree.rt
+        if rt.tracking is not None:
+            obj._observe_in(rt, self.name)
         assert self.type is not None
         return self.type.read(obj._data[self.name], obj)
 

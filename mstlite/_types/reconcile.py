@@ -6,51 +6,58 @@ from typing import Any
 
 from mstlite._node.node import Node
 
-__all__ = ["match", "pool_of", "take"]
+__all__ = ["Pool"]
 
 
-def pool_of(removed: list[Any]) -> tuple[dict[Any, list[Node]], set[str]]:
-    """The removed nodes by identifier (and by their own snapshot), for ``_match``."""
-    pool: dict[Any, list[Node]] = {}
-    attributes: set[str] = set()
-    for value in removed:
-        if isinstance(value, Node):
-            identifier = value._identifier()
-            if identifier is not None:
-                pool.setdefault(identifier, []).append(value)
-                attribute = value._type.identifier_attribute
-                if attribute is not None:
-                    attributes.add(attribute)
-            snap = value._snap
-            if snap is not None:
-                pool.setdefault(id(snap), []).append(value)
-    return pool, attributes
+class Pool:
+    """The nodes a splice removes, which the values it puts in may reuse.
 
+    A snapshot reuses the node that was at its position when it is that node's
+    own snapshot (an unchanged item), else a node with the same type and
+    identifier. Each node is reused once. The identifier index is built only
+    when a snapshot is not matched by position.
+    """
 
-def take(pool: dict[Any, list[Node]], node: Node) -> None:
-    """Take ``node`` out of the pool: it has found its place."""
-    for key in (node._identifier(), id(node._snap)):
-        nodes = pool.get(key)
-        if nodes is not None and node in nodes:
-            nodes.remove(node)
+    __slots__ = ("_attributes", "_by_identifier", "nodes", "removed", "used")
 
+    def __init__(self, removed: list[Any]) -> None:
+        self.removed = removed
+        self.nodes = [value for value in removed if isinstance(value, Node)]
+        self.used: set[int] = set()
+        self._by_identifier: dict[Any, list[Node]] | None = None
+        self._attributes: set[str] = set()
 
-def match(snapshot: Any, pool: dict[Any, list[Node]], attributes: set[str]) -> Node | None:
-    """The removed node a snapshot item reconciles with (MST's areSame), if any."""
-    same = pool.get(id(snapshot))
-    if same:
-        node = same[0]
-        if node._snap is snapshot:
-            take(pool, node)
-            return node
-    if not isinstance(snapshot, dict):
+    def __bool__(self) -> bool:
+        return bool(self.nodes)
+
+    def take(self, node: Node) -> None:
+        """``node`` has found its place: it is not reused again."""
+        self.used.add(id(node))
+
+    def match(self, offset: int, snapshot: Any) -> Node | None:
+        """The removed node the snapshot at ``offset`` of the new values reuses, if any."""
+        removed = self.removed
+        if offset < len(removed):
+            old = removed[offset]
+            if isinstance(old, Node) and old._snap is snapshot and id(old) not in self.used:
+                self.used.add(id(old))
+                return old
+        if not isinstance(snapshot, dict):
+            return None
+        index = self._by_identifier
+        if index is None:
+            index = self._by_identifier = {}
+            for node in self.nodes:
+                identifier = node._identifier()
+                if identifier is not None:
+                    index.setdefault(identifier, []).append(node)
+                    attribute = node._type.identifier_attribute
+                    if attribute is not None:
+                        self._attributes.add(attribute)
+        for attribute in self._attributes:
+            for node in index.get(snapshot.get(attribute), ()):
+                kind: Any = node._type
+                if id(node) not in self.used and kind.same_identity(node, snapshot):
+                    self.used.add(id(node))
+                    return node
         return None
-    for attribute in attributes:
-        candidates = pool.get(snapshot.get(attribute))
-        if not candidates:
-            continue
-        for node in candidates:
-            if node._type.same_identity(node, snapshot):  # type: ignore[attr-defined]
-                take(pool, node)
-                return node
-    return None
