@@ -109,7 +109,7 @@ class Derivation:
         new = dict.fromkeys(self.new_observing)
         self.new_observing = []
         old = self.observing
-        if new.keys() != old.keys():  # usually equal: one C-level comparison
+        if new != old:  # usually equal (all values are None): one C-level comparison
             # Set differences: each observable's own observer order is what is seen,
             # and this derivation is appended to each at most once.
             for observable in old.keys() - new.keys():
@@ -234,7 +234,10 @@ class Reaction(Derivation):
         self.rt = rt if rt is not None else current_runtime()
 
     def on_become_stale(self, rt: Runtime) -> None:
-        self.schedule(rt)
+        if not self.scheduled and not self.disposed:  # schedule(), inlined: the hot path
+            self.scheduled = True
+            self.rt = rt
+            rt.pending_reactions.append(self)
 
     def schedule(self, rt: Runtime) -> None:
         if not self.scheduled and not self.disposed:

@@ -312,8 +312,14 @@ class ArrayNode(Node, MutableSequence[Any]):
         exactly as assigning the whole array does.
         """
         item = self._type.item
+        if normalized and not item.is_complex:  # scalars and references: no node to reuse
+            tree = self._tree
+            return [
+                None if value is None else item.instantiate(value, self, index + offset, tree)
+                for offset, value in enumerate(values)
+            ]
         reusable = {id(v) for v in removed if isinstance(v, Node)}
-        pool = Pool(removed if item.is_complex else [])
+        pool = Pool(removed) if reusable and item.is_complex else None
         stored: list[Any] = []
         for offset, value in enumerate(values):
             if isinstance(value, Node):
@@ -324,7 +330,8 @@ class ArrayNode(Node, MutableSequence[Any]):
                             "is already in this array; a node has one place"
                         )
                     reusable.discard(id(value))
-                    pool.take(value)
+                    if pool is not None:
+                        pool.take(value)
                     stored.append(value)
                 else:
                     stored.append(item.to_stored(value, self, index + offset, tx))
@@ -334,20 +341,21 @@ class ArrayNode(Node, MutableSequence[Any]):
                     None if normalized else item.to_stored(None, self, index + offset, tx)
                 )
                 continue
-            snapshot = (
-                value
-                if normalized or not pool
-                else item.normalize(value, where(self, index + offset))
-            )
-            found = pool.match(offset, snapshot) if pool else None
+            if pool is None:
+                stored.append(
+                    item.instantiate_here(value, self, index + offset)
+                    if normalized
+                    else item.to_stored(value, self, index + offset, tx)
+                )
+                continue
+            snapshot = value if normalized else item.normalize(value, where(self, index + offset))
+            found = pool.match(offset, snapshot)
             if found is not None:
                 reusable.discard(id(found))
                 found._apply_normalized(snapshot, tx)
                 stored.append(found)
-            elif normalized or pool:
-                stored.append(item.instantiate_here(snapshot, self, index + offset))
             else:
-                stored.append(item.to_stored(value, self, index + offset, tx))
+                stored.append(item.instantiate_here(snapshot, self, index + offset))
         return stored
 
     def _apply_normalized(self, snapshot: Any, tx: Transaction) -> None:

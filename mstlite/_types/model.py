@@ -199,10 +199,7 @@ class ModelNode(Node):
             new = kind.reconcile(old, value, self, name, tx)
         else:
             new = kind.to_stored(value, self, name, tx)
-        self._store(tx, name, old, new)
-
-    def _store(self, tx: Transaction, name: str, old: Any, new: Any, detach: bool = False) -> None:
-        self._put_slot(tx, name, old, new, True, detach)
+        self._put_slot(tx, name, old, new, True)
 
     def _store_slot(
         self, key: Any, new: Any, existed: bool, old: Any, old_snapshot: Any
@@ -225,11 +222,13 @@ class ModelNode(Node):
             value = snapshot[name]
             if isinstance(old, Node) and value is not None:
                 new = kind.reconcile_normalized(old, value, self, name, tx)
-            elif kind.is_complex or kind.contains_safe_references():
-                new = None if value is None else _instantiate_in(kind, value, self, name)
-            else:
+            elif value is None or not (kind.is_complex or kind.contains_safe_references()):
+                if value is old or (type(value) is type(old) and value == old):
+                    continue  # unchanged: most properties of most nodes
                 new = value
-            self._store(tx, name, old, new)
+            else:
+                new = _instantiate_in(kind, value, self, name)
+            self._put_slot(tx, name, old, new, True)
 
     def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
         name = child._key
@@ -239,14 +238,14 @@ class ModelNode(Node):
                 f"cannot detach {child._describe()}: property {type(self).__name__}.{name} "
                 "is required; declare it as X | None to allow removing its node"
             )
-        self._store(tx, name, child, None, detach)
+        self._put_slot(tx, name, child, None, True, detach)
 
     def _drop_safe_reference(self, identifier: str) -> None:
         tx = self._tree.rt.tx
         assert tx is not None
         for name, kind in type(self)._mst_type.built_props:
             if kind.contains_safe_references() and self._data[name] == identifier:
-                self._store(tx, name, identifier, None)
+                self._put_slot(tx, name, identifier, None, True)
 
     def __repr__(self) -> str:
         state = "" if self._alive else " (dead)"

@@ -27,9 +27,6 @@ class Pool:
         self._by_identifier: dict[Any, list[Node]] | None = None
         self._attributes: set[str] = set()
 
-    def __bool__(self) -> bool:
-        return bool(self.nodes)
-
     def take(self, node: Node) -> None:
         """``node`` has found its place: it is not reused again."""
         self.used.add(id(node))
