@@ -219,11 +219,11 @@ class Node:
         tree = self._tree
         if tree.patch_listener_count:
             if new is REMOVED:
-                self._emit(tx, "remove", key, None, old_snapshot)
+                emit(self, tx, "remove", key, None, old_snapshot)
             elif existed:
-                self._emit(tx, "replace", key, snapshot_of(new), old_snapshot)
+                emit(self, tx, "replace", key, snapshot_of(new), old_snapshot)
             else:
-                self._emit(tx, "add", key, snapshot_of(new), None)
+                emit(self, tx, "add", key, snapshot_of(new), None)
         self._invalidate(tx.journal)
         atoms = self._atoms
         if atoms is not None:
@@ -267,12 +267,6 @@ class Node:
 
     def _child_dirty(self, child: Node) -> None:
         """A child's snapshot changed (collections track which, to rebuild cheaply)."""
-
-    def _emit(
-        self, tx: Transaction, op: str, key: Any, value: Any, old_value: Any, own: Any = ()
-    ) -> None:
-        """Queue a patch about ``key`` of this node for the listeners above it."""
-        emit(self, tx, op, key, value, old_value, own)
 
     def _emit_self(self, tx: Transaction, op: str, value: Any, old_value: Any) -> None:
         """Queue a patch replacing this whole node (its path is the parent's slot)."""

@@ -10,6 +10,7 @@ from pydantic_core import core_schema as cs
 
 from mstlite._engine.transaction import Transaction
 from mstlite._node.node import Node, same_stored, snapshot_of
+from mstlite._node.patches import emit
 from mstlite._types.base import NodeType, Type, where
 from mstlite._types.reconcile import Pool
 from mstlite._util.frozen import FrozenList
@@ -297,9 +298,9 @@ class ArrayNode(Node, MutableSequence[Any]):
                 self._emit_self(tx, "replace", self._get_snapshot(), old_snapshot)
             else:
                 for offset in range(remove - 1, -1, -1):
-                    self._emit(tx, "remove", index + offset, None, removed_snaps[offset])
+                    emit(self, tx, "remove", index + offset, None, removed_snaps[offset])
                 for offset, value in enumerate(stored):
-                    self._emit(tx, "add", index + offset, snapshot_of(value), None)
+                    emit(self, tx, "add", index + offset, snapshot_of(value), None)
 
     def _store_values(
         self, tx: Transaction, index: int, removed: list[Any], values: list[Any], normalized: bool
