@@ -4,13 +4,21 @@ Every thread that uses mstlite gets its own ``Runtime`` (``current_runtime``).
 A tree holds the runtime of the thread that owns it, so the hot paths read
 ``node._tree.rt`` (two attribute loads) instead of looking the thread up.
 
-Reads stay one comparison while a single runtime exists: ``rt.tracking`` is
-``None`` when nothing records reads. As soon as a second thread uses mstlite,
-every runtime's idle value becomes ``IDLE`` (a non-None marker), so each read of
-a live node takes the checked path, which compares the owner thread with the
+Writes compare the owner's ident with the writer's: one comparison. Reads stay
+one ``is None`` test while a single runtime exists: ``rt.tracking`` is ``None``
+when nothing records reads. As soon as a second thread gets a runtime, every
+runtime's idle value becomes ``IDLE`` (a non-None marker), so each read of a
+live node takes the checked path, which compares the owner thread with the
 reader and raises ``ThreadError`` for a foreign read made inside an action,
-computed view or reaction. Nothing here relies on the GIL: each runtime is only
-changed by its own thread, and the switch to checked reads is taken under a lock.
+computed view or reaction (a thread gets a runtime when it builds a tree, starts
+an action or a reaction, or reads another thread's view). Before that, a thread
+without a runtime cannot be inside an action or derivation, so its reads cannot
+corrupt anything; while the owner records reads, such a read is at worst one
+spurious dependency (an extra recomputation, never a stale value).
+
+Nothing here relies on the GIL: each runtime is changed by its own thread only,
+except that the switch to checked reads sets the first runtime's idle value
+(under a lock; a derivation it is running restores ``previous or idle``).
 """
 
 from __future__ import annotations

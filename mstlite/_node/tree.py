@@ -55,11 +55,6 @@ class Tree:
         # identifier -> containers holding a safe reference to it (ordered).
         self.safe_refs: dict[str, dict[Node, None]] = {}
 
-    @property
-    def watched(self) -> bool:
-        """Whether a commit that changes this tree must tell it (listeners, hooks)."""
-        return bool(self.snapshot_listeners or self.commit_hooks)
-
     def find(self, identifier: str, accepts: Callable[[Node], bool]) -> Node | None:
         for node in self.ids.get(identifier, ()):
             if accepts(node):

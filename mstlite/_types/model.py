@@ -16,7 +16,6 @@ from pydantic_core import core_schema as cs
 
 from mstlite._engine.transaction import Transaction
 from mstlite._node.node import Node
-from mstlite._node.tree import Tree
 from mstlite._types.base import MISSING, NodeType, Type, run_created_hooks
 from mstlite._types.props import Prop
 from mstlite._types.wrappers import MaybeType
@@ -109,16 +108,8 @@ class ModelType(NodeType):
     def setup(
         self, node: ModelNode, snapshot: Any, parent: Node | None, key: Any, tree: Any
     ) -> None:
-        # The hot path of building trees: Node._init_node inlined.
-        node._parent = parent
-        node._key = key
-        node._snap = snapshot
-        node._atoms = None
-        node._ext = None
-        node._alive = True
-        if tree is None:
-            tree = Tree(node, None)
-        node._tree = tree
+        node._init_node(parent, key, tree, snapshot)
+        tree = node._tree
         data = dict(snapshot)
         node._data = data
         for name, kind in self.built_props:
