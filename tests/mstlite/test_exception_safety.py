@@ -209,3 +209,30 @@ def test_an_on_snapshot_listener_that_always_changes_state_is_stopped() -> None:
     assert box.a == 101
     box.set(b=1)  # the engine is usable afterwards
     assert box.b == 1
+
+
+def test_keyboard_interrupt_in_an_undo_managers_commit_hook() -> None:
+    class Fragile(UndoManager):
+        armed = False
+
+        def _on_commit(self, tx: Any) -> None:
+            if self.armed:
+                self.armed = False
+                raise KeyboardInterrupt
+            super()._on_commit(tx)
+
+    box = Box.create()
+    fragile = Fragile(box)
+    steady = UndoManager(box)
+    fragile.armed = True
+    with pytest.raises(KeyboardInterrupt):
+        box.set(a=1)
+    assert box.a == 1 and len(steady.history) == 1  # the other manager still heard
+    box.set(a=2)
+    # The interrupted hook filed nothing; its patches join the next entry, so undo
+    # still lands on a state the tree really had.
+    assert len(fragile.history) == 1 and len(steady.history) == 2
+    fragile.undo()
+    assert box.a == 0
+    fragile.redo()
+    assert box.a == 2

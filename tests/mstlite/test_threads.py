@@ -189,6 +189,13 @@ def test_writing_another_threads_tree_raises_thread_error() -> None:
     with pytest.raises(ThreadError):
         _in_thread(assign)
     assert counter.value == 0
+    tags = Tags.create({"items": [{"id": "a"}]})
+    unprotect(tags)
+    with pytest.raises(ThreadError):  # array writes
+        _in_thread(lambda: tags.items.append({"id": "b"}))
+    with pytest.raises(ThreadError):  # writes inside a node of the array
+        _in_thread(lambda: setattr(tags.items[0], "n", 1))
+    assert get_snapshot(tags) == {"items": [{"id": "a", "n": 0}]}
 
 
 def test_reading_another_threads_tree_inside_an_action_raises() -> None:
