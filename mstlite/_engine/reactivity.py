@@ -6,8 +6,10 @@ the outermost action commits, computeds become stale and pass "possibly
 stale" on to their own observers, so a reaction re-runs only when a value it
 depends on really changed, and each derivation runs at most once per commit.
 
-Observers are kept in insertion-ordered dicts, so derivations are notified (and
-reactions run) in the order they first subscribed, every run. Every function
+An atom keeps its observers in an insertion-ordered dict, so derivations are
+notified (and reactions run) in the order they first subscribed, every run; a
+derivation keeps what it observes in a set (diffed at C speed) and the
+computeds among them in read order, so dependencies are checked in a fixed order. Every function
 takes the runtime of the thread it runs in: the engine has no global state.
 """
 
@@ -60,13 +62,24 @@ def report_observed(rt: Runtime, observable: Atom | Computed) -> None:
 class Derivation:
     """Something that reads observables and must re-run when they change."""
 
-    __slots__ = ("__weakref__", "name", "new_observing", "observing", "state")
+    __slots__ = (
+        "__weakref__",
+        "computeds",
+        "name",
+        "new_computeds",
+        "new_observing",
+        "observing",
+        "state",
+    )
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.state = STALE
-        self.observing: dict[Atom | Computed, None] = {}
+        self.observing: set[Atom | Computed] = set()
         self.new_observing: list[Atom | Computed] = []
+        # The computeds among ``observing``, in the order they were first read.
+        self.computeds: list[Computed] = []
+        self.new_computeds: list[Computed] = []
 
     def on_become_stale(self, rt: Runtime) -> None:
         raise NotImplementedError
@@ -78,14 +91,13 @@ class Derivation:
             previous = rt.tracking
             rt.tracking = rt.idle  # checking dependencies is not reading them
             try:
-                for observable in list(self.observing):
-                    if isinstance(observable, Computed):
-                        try:
-                            observable.get(rt)
-                        except Exception:
-                            pass  # the derivation will see the error when it runs
-                        if self.state == STALE:
-                            return True
+                for computed in list(self.computeds):
+                    try:
+                        computed.get(rt)
+                    except Exception:
+                        pass  # the derivation will see the error when it runs
+                    if self.state == STALE:
+                        return True
             finally:
                 rt.tracking = previous or rt.idle
             self.state = UP_TO_DATE
@@ -96,6 +108,7 @@ class Derivation:
         """Run ``fn`` recording what it reads; update the subscriptions to match."""
         previous = rt.tracking
         self.new_observing = []
+        self.new_computeds = []
         rt.tracking = self
         try:
             return fn()
@@ -106,22 +119,24 @@ class Derivation:
             self._bind_dependencies()
 
     def _bind_dependencies(self) -> None:
-        new = dict.fromkeys(self.new_observing)
+        new = set(self.new_observing)
         self.new_observing = []
         old = self.observing
-        if new != old:  # usually equal (all values are None): one C-level comparison
-            # Set differences: each observable's own observer order is what is seen,
-            # and this derivation is appended to each at most once.
-            for observable in old.keys() - new.keys():
+        if new != old:  # usually equal: one C-level comparison
+            for observable in old - new:
                 observable.observers.pop(self, None)
-            for observable in new.keys() - old.keys():
+            for observable in new - old:  # each atom's own observer order is what is seen
                 observable.observers[self] = None
         self.observing = new
+        computeds = self.new_computeds
+        self.computeds = list(dict.fromkeys(computeds)) if computeds else computeds
+        self.new_computeds = []
 
     def clear_observing(self) -> None:
         for observable in list(self.observing):
             observable.observers.pop(self, None)
-        self.observing = {}
+        self.observing = set()
+        self.computeds = []
         self.state = STALE
 
 
@@ -156,7 +171,10 @@ class Computed(Derivation):
         return self.fn(self.owner())
 
     def get(self, rt: Runtime) -> Any:
-        report_observed(rt, self)
+        tracking = rt.tracking
+        if tracking is not None and tracking is not IDLE:
+            tracking.new_observing.append(self)
+            tracking.new_computeds.append(self)
         if self.computing:
             # Reported first: the reader depends on this computed, so once the
             # cycle is gone it recomputes instead of keeping this error.
