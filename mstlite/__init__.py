@@ -16,21 +16,19 @@ from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
 from mstlite import types
-from mstlite._action import action
-from mstlite._annotations import Frozen, Identifier, Ref, SafeRef, refine
-from mstlite._array import ArrayNode
-from mstlite._map import MapNode
-from mstlite._middleware import (
-    ActionContext,
-    add_middleware,
-    apply_action,
-    on_action,
-    record_actions,
-)
-from mstlite._model import Model
-from mstlite._ops import (
-    add_disposer,
+from mstlite._api.action_log import apply_action, on_action, record_actions
+from mstlite._api.actions import action
+from mstlite._api.middleware import ActionContext, add_middleware
+from mstlite._api.patching import (
+    PatchRecorder,
+    apply_patch,
     apply_snapshot,
+    on_patch,
+    record_patches,
+)
+from mstlite._api.tree import (
+    add_disposer,
+    adopt,
     clone,
     destroy,
     detach,
@@ -59,16 +57,20 @@ from mstlite._ops import (
     unprotect,
     walk,
 )
-from mstlite._patching import PatchRecorder, apply_patch, on_patch, record_patches
-from mstlite._props import computed, volatile
-from mstlite._reactions import autorun, reaction, when
-from mstlite._reactivity import untracked
+from mstlite._engine.reactions import autorun, reaction, when
+from mstlite._engine.reactivity import untracked
+from mstlite._types.annotations import Frozen, Identifier, Ref, SafeRef, refine
+from mstlite._types.array import ArrayNode
+from mstlite._types.declare import Model
+from mstlite._types.map import MapNode
+from mstlite._types.props import computed, volatile
 from mstlite.errors import (
     DeadNodeError,
     InvalidReferenceError,
     MstError,
     PatchError,
     ProtectionError,
+    ThreadError,
     TreeError,
     ValidationError,
 )
@@ -97,11 +99,13 @@ __all__ = [
     "ProtectionError",
     "Ref",
     "SafeRef",
+    "ThreadError",
     "TreeError",
     "ValidationError",
     "action",
     "add_disposer",
     "add_middleware",
+    "adopt",
     "apply_action",
     "apply_patch",
     "apply_snapshot",

@@ -10,6 +10,7 @@ __all__ = [
     "MstError",
     "PatchError",
     "ProtectionError",
+    "ThreadError",
     "TreeError",
     "ValidationError",
 ]
@@ -58,4 +59,13 @@ class TreeError(MstError):
 
     Examples: adding a node that already has a parent, creating a cycle,
     two nodes of one type with the same identifier, or an unknown path.
+    """
+
+
+class ThreadError(MstError):
+    """Raised when a live node is used from a thread that does not own its tree.
+
+    A tree belongs to the thread that created it (or that last called
+    ``adopt`` on it): every write, and every read made inside an action,
+    computed view or reaction, must happen there. Snapshots may be read anywhere.
     """

@@ -14,12 +14,12 @@ import reactivex
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 
-from mstlite._middleware import on_action
-from mstlite._node import Node
-from mstlite._ops import get_snapshot, on_snapshot
-from mstlite._patching import on_patch
-from mstlite._reactivity import Reaction, _same
-from mstlite._runtime import RT
+from mstlite._api.action_log import on_action
+from mstlite._api.patching import on_patch
+from mstlite._api.tree import get_snapshot, on_snapshot
+from mstlite._engine.reactivity import Reaction, same_value
+from mstlite._engine.runtime import current_runtime
+from mstlite._node.node import Node
 
 __all__ = ["actions", "observe", "patches", "snapshots"]
 
@@ -31,7 +31,7 @@ def observe(
 ) -> Observable[T]:
     """The value of ``expression()``: the current one on subscribe, then each distinct
     value after a commit. An exception in the expression ends the stream with it."""
-    same = equals or _same
+    same = equals or same_value
 
     def subscribe(
         observer: abc.ObserverBase[T], scheduler: abc.SchedulerBase | None = None
@@ -42,7 +42,7 @@ def observe(
         def on_invalidate(current: Reaction) -> None:
             nonlocal first, last
             try:
-                value = current.track(expression)
+                value = current.track_in_place(expression)
             except Exception as error:
                 current.dispose()
                 observer.on_error(error)
@@ -53,8 +53,9 @@ def observe(
                 observer.on_next(value)
 
         current = Reaction(getattr(expression, "__name__", "observe"), on_invalidate)
-        if RT.tx is not None:
-            current.schedule()
+        rt = current_runtime()
+        if rt.tx is not None:
+            current.schedule(rt)
         else:
             on_invalidate(current)
         return Disposable(current.dispose)

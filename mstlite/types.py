@@ -11,20 +11,21 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mstlite._annotations import to_type
-from mstlite._array import ArrayType
-from mstlite._map import MapType
-from mstlite._model import Model, ModelMeta, ModelType
-from mstlite._types_base import Type
-from mstlite._types_ref import ReferenceType
-from mstlite._types_scalar import (
+from mstlite._types.annotations import to_type
+from mstlite._types.array import ArrayType
+from mstlite._types.base import Type
+from mstlite._types.declare import Model, ModelMeta
+from mstlite._types.map import MapType
+from mstlite._types.model import ModelType
+from mstlite._types.reference import ReferenceType
+from mstlite._types.scalars import (
     DateTimeType,
     EnumerationType,
     FrozenType,
     IdentifierType,
     LiteralType,
 )
-from mstlite._types_util import LateType, MaybeType, OptionalType, RefinementType, UnionType
+from mstlite._types.wrappers import LateType, MaybeType, OptionalType, RefinementType, UnionType
 
 __all__ = [
     "ArrayType",
@@ -147,8 +148,11 @@ def refinement(
 
 
 def late(thunk: Callable[[], Any]) -> LateType:
-    """A type resolved on first use, for recursive or later-defined types."""
-    return LateType(thunk)
+    """A type resolved on first use, for recursive or later-defined types.
+
+    ``thunk`` returns a type or anything an annotation may be (a Model class, ...).
+    """
+    return LateType(lambda: to_type(thunk()))
 
 
 def _name(target: Any) -> str:

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mstlite._middleware import ActionContext, add_middleware
-from mstlite._node import Node
-from mstlite._patching import apply_patch, on_patch
-from mstlite._reactivity import Atom, report_observed
-from mstlite._runtime import RT, Transaction
-from mstlite._snapshot import freeze
+from mstlite._api.middleware import ActionContext, add_middleware
+from mstlite._api.patching import apply_patch, on_patch
+from mstlite._engine.reactivity import Atom, report_observed
+from mstlite._engine.transaction import Transaction, run_pending_reactions
+from mstlite._node.node import Node
+from mstlite._util.frozen import freeze
 
 __all__ = ["HistoryEntry", "UndoManager"]
 
@@ -34,7 +34,8 @@ class UndoManager:
     """Records undoable steps of ``tree`` and undoes or redoes them.
 
     ``can_undo``/``can_redo`` are observable by reactions. ``max_history``
-    bounds the number of entries kept (oldest dropped first).
+    bounds the number of entries kept (oldest dropped first). The manager
+    hooks into its own tree only: a commit of another tree never reaches it.
     """
 
     def __init__(self, tree: Node, *, max_history: int = 100) -> None:
@@ -46,14 +47,15 @@ class UndoManager:
         self._skip = 0
         self._group: HistoryEntry | None = None
         self._group_depth = 0
+        # Flow id -> the entry its stretches are collected in until it ends.
         self._flows: dict[int, HistoryEntry] = {}
-        self._tx_flow: dict[int, int] = {}
         self._atom = Atom()
         self._disposers = [
             on_patch(tree, self._record),
             add_middleware(tree, self._middleware),
         ]
-        RT.commit_hooks.append(self._on_commit)
+        self._hooks = tree._tree.commit_hooks
+        self._hooks.append(self._on_commit)
 
     # ------------------------------------------------------------ recording
     def _record(self, patch: dict[str, Any], inverse: dict[str, Any]) -> None:
@@ -63,16 +65,16 @@ class UndoManager:
         self._pending.inverse_patches.append(inverse)
 
     def _middleware(self, call: ActionContext, next_: Callable[[ActionContext], Any]) -> Any:
-        if call.type in ("flow_resume", "flow_resume_error") and RT.tx is not None:
-            self._tx_flow[id(RT.tx)] = call.root_id
-        elif call.type in ("flow_return", "flow_throw"):
-            result = next_(call)
-            self._close_flow(call.root_id)
-            return result
+        if call.type in ("flow_return", "flow_throw"):
+            try:
+                return next_(call)
+            finally:
+                self._close_flow(call.root_id)
         return next_(call)
 
     def _on_commit(self, tx: Transaction) -> None:
-        flow = self._tx_flow.pop(id(tx), None)
+        # A stretch of a flow carries the flow's id on its transaction itself.
+        flow = tx.flow or None
         entry = self._pending
         if not entry.patches:
             return
@@ -102,31 +104,31 @@ class UndoManager:
         if len(self._history) > self.max_history:
             del self._history[: len(self._history) - self.max_history]
         self._position = len(self._history)
-        self._atom.report_changed()
+        self._atom.report_changed(self.tree._tree.rt)
 
     # ------------------------------------------------------------- public
     @property
     def history(self) -> list[HistoryEntry]:
         """The recorded entries, oldest first (entries past ``undo_index`` can be redone)."""
-        report_observed(self._atom)
+        report_observed(self.tree._tree.rt, self._atom)
         return list(self._history)
 
     @property
     def undo_index(self) -> int:
         """How many entries are currently applied."""
-        report_observed(self._atom)
+        report_observed(self.tree._tree.rt, self._atom)
         return self._position
 
     @property
     def can_undo(self) -> bool:
         """True when there is an entry to undo."""
-        report_observed(self._atom)
+        report_observed(self.tree._tree.rt, self._atom)
         return self._position > 0
 
     @property
     def can_redo(self) -> bool:
         """True when there is an undone entry to redo."""
-        report_observed(self._atom)
+        report_observed(self.tree._tree.rt, self._atom)
         return self._position < len(self._history)
 
     def undo(self) -> None:
@@ -134,29 +136,44 @@ class UndoManager:
         if self._position == 0:
             raise IndexError("nothing to undo")
         entry = self._history[self._position - 1]
-        with self._skipping():
-            apply_patch(self.tree, [freeze(p) for p in reversed(entry.inverse_patches)])
-        self._position -= 1
-        self._atom.report_changed()
-        _flush_reactions()
+        self._step([freeze(p) for p in reversed(entry.inverse_patches)], -1)
 
     def redo(self) -> None:
         """Redo the next undone entry; raises ``IndexError`` when there is none."""
         if self._position >= len(self._history):
             raise IndexError("nothing to redo")
         entry = self._history[self._position]
+        self._step([freeze(p) for p in entry.patches], 1)
+
+    def _step(self, patches: list[Any], move: int) -> None:
+        """Apply ``patches`` and move the position, as one action: both or neither."""
+
+        def run() -> None:
+            apply_patch(self.tree, patches)
+            rt = self.tree._tree.rt
+            tx = rt.tx
+            assert tx is not None
+            tx.journal.append((self._restore_position, self._position))
+            self._position += move
+            self._atom.report_changed(rt)
+
         with self._skipping():
-            apply_patch(self.tree, [freeze(p) for p in entry.patches])
-        self._position += 1
-        self._atom.report_changed()
-        _flush_reactions()
+            self.tree._transact(run)
+
+    def _restore_position(self, position: int) -> None:
+        self._position = position
+        self._atom.report_changed(self.tree._tree.rt)
 
     def clear(self) -> None:
         """Forget the whole history."""
         self._history.clear()
         self._position = 0
-        self._atom.report_changed()
-        _flush_reactions()
+        self._changed()
+
+    def _changed(self) -> None:
+        rt = self.tree._tree.rt
+        self._atom.report_changed(rt)
+        run_pending_reactions(rt)
 
     @contextlib.contextmanager
     def group(self) -> Iterator[None]:
@@ -171,7 +188,7 @@ class UndoManager:
                 entry, self._group = self._group, None
                 if entry is not None and entry.patches:
                     self._push(entry)
-                    _flush_reactions()
+                    run_pending_reactions(self.tree._tree.rt)
 
     @contextlib.contextmanager
     def _skipping(self) -> Iterator[None]:
@@ -193,11 +210,5 @@ class UndoManager:
         for dispose in self._disposers:
             dispose()
         self._disposers = []
-        if self._on_commit in RT.commit_hooks:
-            RT.commit_hooks.remove(self._on_commit)
-
-
-def _flush_reactions() -> None:
-    from mstlite._runtime import _run_pending_reactions
-
-    _run_pending_reactions()
+        if self._on_commit in self._hooks:
+            self._hooks.remove(self._on_commit)

@@ -118,13 +118,16 @@ def test_nested_actions_join_the_outermost() -> None:
     ]
 
 
-def test_inner_failure_caught_by_outer_keeps_joined_changes() -> None:
+def test_inner_failure_caught_by_outer_is_undone_as_a_savepoint() -> None:
     counter = Counter.create()
     listeners = Listeners(counter)
     assert counter.swallow_inner_failure() == "inner"
-    assert counter.value == 2
-    assert counter.history == [1, 2]
+    # The nested action's own write is undone before its error reaches the caller;
+    # the caller's write before it stays.
+    assert counter.value == 1
+    assert counter.history == [1]
     assert len(listeners.snapshots) == 1
+    assert [p["value"] for p, _ in listeners.patches if p["path"] == "/value"] == [1]
 
 
 def test_action_on_another_tree_joins_the_running_action(store: Any) -> None:

@@ -99,6 +99,8 @@ def test_contract_names_are_exported() -> None:
         "InvalidReferenceError",
         "DeadNodeError",
         "TreeError",
+        "ThreadError",
+        "adopt",
     ]
     assert set(contract) <= set(mstlite.__all__)
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mstlite._json_pointer import (
+from mstlite._util.json_pointer import (
     escape_json_path,
     join_json_path,
     split_json_path,

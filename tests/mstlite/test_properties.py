@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -9,9 +10,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import mstlite.patch
 from mstlite import (
+    Model,
+    PatchError,
+    action,
     apply_patch,
     apply_snapshot,
     clone,
@@ -280,3 +285,151 @@ def test_apply_patch_agrees_with_patch_apply(
     apply_patch(target, recorder.patches)
     assert mstlite.patch.apply(first, recorder.patches) == get_snapshot(target)
     assert get_snapshot(target) == get_snapshot(store)
+
+
+# ------------------------------------------------- the core as a state machine
+class Core(Model):
+    """A small tree for the state machine: a scalar, an array and a map."""
+
+    count: int = 0
+    values: list[int] = []
+    named: dict[str, int] = {}
+
+    @action
+    def run(self, fn: Callable[[], Any]) -> Any:
+        return fn()
+
+
+CoreOp = tuple[str, int, str]
+core_ops = st.tuples(
+    st.sampled_from(["count", "append", "pop", "put", "delete"]),
+    st.integers(0, 9),
+    st.sampled_from(["a", "b", "c"]),
+)
+
+
+def _apply_core(op: CoreOp, core: Core, reference: dict[str, Any]) -> None:
+    """Apply ``op`` to the live tree (inside an action) and to the plain reference."""
+    kind, number, key = op
+    if kind == "count":
+        reference["count"] = number
+        core.count = number
+    elif kind == "append":
+        reference["values"].append(number)
+        core.values.append(number)
+    elif kind == "pop" and reference["values"]:
+        position = number % len(reference["values"])
+        del reference["values"][position]
+        core.values.pop(position)
+    elif kind == "put":
+        reference["named"][key] = number
+        core.named[key] = number
+    elif kind == "delete" and key in reference["named"]:
+        del reference["named"][key]
+        del core.named[key]
+
+
+class Interrupted(Exception):
+    """Raised by the innermost nested action of a rule."""
+
+
+class CoreMachine(RuleBasedStateMachine):
+    """Actions, nested actions that raise and are caught at some level, and failing
+    patch batches, checked against a plain-Python reference after every step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.core = Core.create()
+        self.reference: dict[str, Any] = {"count": 0, "values": [], "named": {}}
+        self.mirror = Core.create()
+        self.patches: list[Any] = []
+        on_patch(self.core, lambda patch, inverse: self.patches.append(patch))
+
+    @rule(op=core_ops)
+    def plain_action(self, op: CoreOp) -> None:
+        self.core.run(lambda: _apply_core(op, self.core, self.reference))
+
+    @rule(
+        before=core_ops,
+        levels=st.lists(core_ops, min_size=1, max_size=3),
+        catch=st.integers(-1, 1),
+        after=core_ops,
+    )
+    def nested_failure_caught(
+        self, before: CoreOp, levels: list[CoreOp], catch: int, after: CoreOp
+    ) -> None:
+        """Levels of nested actions, each writing then calling the next; the innermost
+        raises, and the level ``catch`` (-1: the outer action) catches it and goes on."""
+        catch = min(catch, len(levels) - 2)
+        core, work = self.core, self.reference
+
+        def call(depth: int) -> None:
+            core.run(lambda: level(depth))
+
+        def guarded(depth: int) -> None:
+            saved = copy.deepcopy(work)
+            try:
+                call(depth)
+            except Interrupted:  # a savepoint: back to the state before the call
+                work.clear()
+                work.update(saved)
+
+        def level(depth: int) -> None:
+            _apply_core(levels[depth], core, work)
+            if depth == len(levels) - 1:
+                raise Interrupted
+            (guarded if depth == catch else call)(depth + 1)
+
+        def outer() -> None:
+            _apply_core(before, core, work)
+            (guarded if catch == -1 else call)(0)
+            _apply_core(after, core, work)
+
+        core.run(outer)
+
+    @rule(op=core_ops)
+    def failing_patch_batch_caught(self, op: CoreOp) -> None:
+        def body() -> None:
+            _apply_core(op, self.core, self.reference)
+            batch = [
+                {"op": "replace", "path": "/count", "value": 12345},
+                {"op": "add", "path": "/values/-", "value": 1},
+                {"op": "remove", "path": "/named/missing-key"},
+            ]
+            try:
+                apply_patch(self.core, batch)
+            except PatchError:
+                pass
+
+        self.core.run(body)
+
+    @rule()
+    def failing_outer_action(self) -> None:
+        def body() -> None:
+            self.core.count += 1
+            self.core.values.append(7)
+            raise Interrupted
+
+        try:
+            self.core.run(body)
+        except Interrupted:
+            pass
+
+    @invariant()
+    def matches_the_reference(self) -> None:
+        assert get_snapshot(self.core) == self.reference
+
+    @invariant()
+    def patches_replay_to_the_same_state(self) -> None:
+        apply_patch(self.mirror, self.patches)
+        self.patches.clear()
+        assert get_snapshot(self.mirror) == get_snapshot(self.core)
+
+
+TestCoreMachine = CoreMachine.TestCase
+TestCoreMachine.settings = settings(
+    max_examples=40,
+    stateful_step_count=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)

@@ -19,7 +19,7 @@ from mstlite import (
     unprotect,
     when,
 )
-from mstlite._runtime import RT
+from mstlite._engine.runtime import current_runtime
 
 
 class Item(Model):
@@ -219,14 +219,14 @@ def test_computed_cycle_raises_clear_error() -> None:
 def test_reaction_error_is_reported_and_others_still_run() -> None:
     box = Box.create()
     errors: list[BaseException] = []
-    RT.on_error = errors.append
+    current_runtime().on_error = errors.append
     seen: list[int] = []
     try:
         dispose_bad = reaction(lambda: box.a, lambda v: 1 / 0)
         dispose_good = reaction(lambda: box.a, seen.append)
         box.set(a=2)
     finally:
-        RT.on_error = None
+        current_runtime().on_error = None
     assert seen == [2]
     assert len(errors) == 1 and isinstance(errors[0], ZeroDivisionError)
     dispose_bad()

@@ -12,7 +12,7 @@ from reactivex import operators as ops
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from mstlite import Model, action, computed, get_snapshot, rx
-from mstlite._reactivity import Computed
+from mstlite._engine.reactivity import Computed
 
 
 class Cell(Model):

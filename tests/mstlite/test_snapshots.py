@@ -324,17 +324,17 @@ def test_on_snapshot_listener_error_does_not_break_commit(store: Any) -> None:
     def bad(snapshot: Any) -> None:
         raise RuntimeError("listener")
 
-    from mstlite._runtime import RT
+    from mstlite._engine.runtime import current_runtime
 
     errors: list[BaseException] = []
-    old = RT.on_error
-    RT.on_error = errors.append
+    old = current_runtime().on_error
+    current_runtime().on_error = errors.append
     try:
         on_snapshot(store, bad)
         on_snapshot(store, seen.append)
         store.todos[0].toggle()
     finally:
-        RT.on_error = old
+        current_runtime().on_error = old
     assert len(seen) == 1
     assert store.todos[0].done is True
     assert [str(e) for e in errors] == ["listener"]

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
-from mstlite._snapshot import freeze
-from mstlite._types_base import Type, _where
+from mstlite._types.base import Type, where
+from mstlite._util.frozen import freeze
 
 if TYPE_CHECKING:
-    from mstlite._node import Node
-    from mstlite._runtime import Transaction
+    from mstlite._engine.transaction import Transaction
+    from mstlite._node.node import Node
 
 __all__ = [
     "DateTimeType",
@@ -53,7 +53,7 @@ class PrimitiveType(Type):
             return value
         if kind is int and self.py_type is float:
             return float(value)
-        return freeze(self.normalize(value, _where(parent, key)))
+        return freeze(self.normalize(value, where(parent, key)))
 
 
 class DateTimeType(Type):
@@ -70,7 +70,7 @@ class DateTimeType(Type):
     def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
         if isinstance(value, datetime):
             return value.isoformat()
-        return self.normalize(value, _where(parent, key))
+        return self.normalize(value, where(parent, key))
 
     def read(self, stored: Any, owner: Node | None = None) -> Any:
         return datetime.fromisoformat(stored)
@@ -116,7 +116,7 @@ class EnumerationType(Type):
     def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
         if self.enum is not None and isinstance(value, self.enum):
             return value.value
-        return self.normalize(value, _where(parent, key))
+        return self.normalize(value, where(parent, key))
 
     def read(self, stored: Any, owner: Node | None = None) -> Any:
         return self.enum(stored) if self.enum is not None else stored
@@ -124,6 +124,8 @@ class EnumerationType(Type):
 
 class IdentifierType(Type):
     """The string that identifies a model node, unique per type in a tree."""
+
+    is_identifier = True
 
     def __init__(self) -> None:
         super().__init__("identifier")

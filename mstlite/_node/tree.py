@@ -1,49 +1,59 @@
-"""The per-tree context shared by every node of one tree."""
+"""The per-tree context shared by every node of one tree, and its owner thread."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mstlite._runtime import report_error
+from mstlite._engine.runtime import current_runtime
 
 if TYPE_CHECKING:
-    from mstlite._node import Node
+    from mstlite._engine.runtime import Runtime
+    from mstlite._engine.transaction import Delivery, Transaction
+    from mstlite._node.node import Node
 
 __all__ = ["Tree"]
 
 
 class Tree:
-    """What all nodes of one tree share: root, env, identifier index, listeners.
+    """What all nodes of one tree share: root, env, identifier index, listeners, owner.
 
     Nodes point at their tree; moving a subtree to another tree repoints it.
+    ``rt`` is the runtime of the owner thread (the one that created the tree, or
+    adopted it): its transaction is the one writes join.
     """
 
     __slots__ = (
         "__weakref__",
+        "commit_hooks",
         "env",
+        "fresh",
         "ids",
         "patch_listener_count",
         "protected",
         "root",
+        "rt",
         "safe_refs",
         "snapshot_listeners",
-        "thread",
     )
 
     def __init__(self, root: Node, env: Any) -> None:
         self.root = root
         self.env = env if env is not None else {}
+        self.rt: Runtime = current_runtime()
+        # True while the tree is being built: its identifier registrations belong to
+        # no transaction (a tree built inside an action is not part of it).
+        self.fresh = True
         # identifier -> live nodes carrying it (one per model type).
         self.ids: dict[str, list[Node]] = {}
         self.protected = True
-        self.thread = threading.get_ident()
         self.patch_listener_count = 0
         # [node, listener, last snapshot delivered]
         self.snapshot_listeners: list[list[Any]] = []
-        # identifier -> containers holding a safe reference to it.
-        self.safe_refs: dict[str, set[Node]] = {}
+        # Called with each committed transaction that changed this tree (undo managers).
+        self.commit_hooks: list[Callable[[Transaction], None]] = []
+        # identifier -> containers holding a safe reference to it (ordered).
+        self.safe_refs: dict[str, dict[Node, None]] = {}
 
     def find(self, identifier: str, accepts: Callable[[Node], bool]) -> Node | None:
         for node in self.ids.get(identifier, ()):
@@ -51,7 +61,7 @@ class Tree:
                 return node
         return None
 
-    def notify_snapshot_listeners(self) -> None:
+    def notify_snapshot_listeners(self, delivery: Delivery) -> None:
         for entry in list(self.snapshot_listeners):
             node, listener, last = entry
             if not node._alive or node._tree is not self:
@@ -60,11 +70,4 @@ class Tree:
             if snapshot is last:
                 continue
             entry[2] = snapshot
-            try:
-                listener(snapshot)
-            except Exception as error:
-                report_error(error, "an on_snapshot listener")
-
-
-def env_of(tree: Tree) -> Mapping[str, Any]:
-    return tree.env
+            delivery.call("an on_snapshot listener", listener, snapshot)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
-from mstlite._reactivity import Reaction, _same
-from mstlite._runtime import RT, report_error
+from mstlite._engine.reactivity import Reaction, same_value
+from mstlite._engine.runtime import report_error
 
 __all__ = ["Disposer", "autorun", "reaction", "when"]
 
@@ -27,13 +27,13 @@ def reaction(
 
     ``expression`` is tracked; ``effect`` is not. Returns a disposer.
     """
-    same = equals or _same
+    same = equals or same_value
     first = True
     last: Any = None
 
     def on_invalidate(current: Reaction) -> None:
         nonlocal first, last
-        value = current.track(expression)
+        value = current.track_in_place(expression)
         changed = first or not same(last, value)
         was_first = first
         first = False
@@ -48,19 +48,22 @@ def reaction(
 
 def autorun(fn: Callable[[], Any], *, name: str | None = None) -> Disposer:
     """Run ``fn`` now and again after each commit that changed what it read."""
-    current = Reaction(name or str(getattr(fn, "__name__", "autorun")), lambda r: r.track(fn))
+    current = Reaction(
+        name or str(getattr(fn, "__name__", "autorun")), lambda r: r.track_in_place(fn)
+    )
     _start(current)
     return current.dispose
 
 
 def _start(current: Reaction) -> None:
-    if RT.tx is not None or RT.committing:
-        current.schedule()  # runs once the running action commits
+    rt = current.rt  # the creating thread's runtime
+    if rt.tx is not None or rt.committing:
+        current.schedule(rt)  # runs once the running action commits
         return
     try:
         current.on_invalidate(current)
     except Exception as error:
-        report_error(error, f"reaction {current.name!r}")
+        report_error(error, f"reaction {current.name!r}", rt)
 
 
 class _When:
@@ -99,7 +102,7 @@ def when(
             nonlocal done
             if done:
                 return
-            if current.track(predicate):
+            if current.track_in_place(predicate):
                 done = True
                 current.dispose()
                 effect()
@@ -136,7 +139,3 @@ def when(
 
         handle = loop.call_later(timeout, expire)
     return _When(future, cancel)
-
-
-def _awaitable(value: Awaitable[T]) -> Awaitable[T]:
-    return value

@@ -8,10 +8,10 @@ from typing import Any
 from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
-from mstlite._node import Node
-from mstlite._runtime import RT, Transaction
-from mstlite._snapshot import FrozenDict
-from mstlite._types_base import NodeType, Type, snapshot_of
+from mstlite._engine.transaction import Transaction
+from mstlite._node.node import REMOVED, Node, snapshot_of
+from mstlite._types.base import NodeType, Type
+from mstlite._util.frozen import FrozenDict
 from mstlite.errors import TreeError
 
 __all__ = ["MapNode", "MapType"]
@@ -78,6 +78,7 @@ class MapNode(Node, MutableMapping[str, Any]):
     """
 
     __slots__ = ("_dirty", "_items", "_snaps", "_type")
+    _keys_atom = KEYS
 
     _type: MapType
     _items: dict[str, Any]
@@ -101,7 +102,7 @@ class MapNode(Node, MutableMapping[str, Any]):
             return FrozenDict(self._items)
         dirty = self._dirty
         if dirty:
-            tx = RT.tx
+            tx = self._tree.rt.tx
             if tx is not None:
                 tx.journal.append((_restore_snaps, self, snaps, dirty))
                 snaps = self._snaps = dict(snaps)
@@ -114,7 +115,7 @@ class MapNode(Node, MutableMapping[str, Any]):
 
     # -------------------------------------------------------------- reading
     def __getitem__(self, key: str) -> Any:
-        if RT.tracking is not None:
+        if self._tree.rt.tracking is not None:
             self._observe(key)
             if key not in self._items:
                 self._observe(KEYS)
@@ -123,17 +124,17 @@ class MapNode(Node, MutableMapping[str, Any]):
         return item.read(value, self) if item.needs_read else value
 
     def __iter__(self) -> Iterator[str]:
-        if RT.tracking is not None:
+        if self._tree.rt.tracking is not None:
             self._observe(KEYS)
         return iter(list(self._items))
 
     def __len__(self) -> int:
-        if RT.tracking is not None:
+        if self._tree.rt.tracking is not None:
             self._observe(KEYS)
         return len(self._items)
 
     def __contains__(self, key: object) -> bool:
-        if RT.tracking is not None:
+        if self._tree.rt.tracking is not None:
             self._observe(KEYS)
         return key in self._items
 
@@ -149,10 +150,10 @@ class MapNode(Node, MutableMapping[str, Any]):
 
     # -------------------------------------------------------------- writing
     def __setitem__(self, key: str, value: Any) -> None:
-        if RT.tx is None:
+        tx = self._write_tx()
+        if tx is None:
             self._outside_action(self.__setitem__, key, value)
             return
-        tx = self._write_tx()
         if type(key) is not str:
             raise TypeError(f"{self._describe()}: map keys must be str, got {key!r}")
         self._put(tx, key, value, normalized=False)
@@ -173,45 +174,35 @@ class MapNode(Node, MutableMapping[str, Any]):
             new = item.reconcile(old, value, self, key, tx)
         else:
             new = item.to_stored(value, self, key, tx)
-        if exists and (
-            new is old or (type(new) is type(old) and not isinstance(new, Node) and new == old)
-        ):
-            return
-        _check_key(self, key, new)
-        old_snapshot = snapshot_of(old)
-        items[key] = new
-        if self._snaps is not None:
-            self._snaps[key] = snapshot_of(new)
-        tx.journal.append((_undo_put, self, key, exists, old, old_snapshot))
-        # Release first: safe references cleared by it emit their patches before this one,
-        # so a replica replaying the list in order ends in the same state.
-        if isinstance(old, Node) and old._parent is self:
-            old._release(tx)
-        if self._tree.patch_listener_count:
-            if exists:
-                self._emit(tx, "replace", key, snapshot_of(new), old_snapshot)
-            else:
-                self._emit(tx, "add", key, snapshot_of(new), None)
-        self._after_change(tx, key, keys_changed=not exists)
+        self._put_slot(tx, key, old, new, exists)
+
+    def _store_slot(
+        self, key: Any, new: Any, existed: bool, old: Any, old_snapshot: Any
+    ) -> tuple[Any, ...]:
+        snaps = self._snaps
+        if new is REMOVED:
+            del self._items[key]
+            if snaps is not None:
+                snaps.pop(key, None)
+        else:
+            _check_key(self, key, new)
+            self._items[key] = new
+            if snaps is not None:
+                snaps[key] = snapshot_of(new)
+        return (_undo_put, self, key, existed, old, old_snapshot)
 
     def __delitem__(self, key: str) -> None:
-        if RT.tx is None:
-            self._outside_action(self.__delitem__, key)
-            return
+        self._delete(key, False)
+
+    def _delete(self, key: str, detach: bool) -> None:
         tx = self._write_tx()
+        if tx is None:
+            self._outside_action(self._delete, key, detach)
+            return
         items = self._items
         if key not in items:
             raise KeyError(key)
-        old = items.pop(key)
-        old_snapshot = snapshot_of(old)
-        if self._snaps is not None:
-            self._snaps.pop(key, None)
-        tx.journal.append((_undo_put, self, key, True, old, old_snapshot))
-        if isinstance(old, Node) and old._parent is self:
-            old._release(tx)  # before the patch: see _put
-        if self._tree.patch_listener_count:
-            self._emit(tx, "remove", key, None, old_snapshot)
-        self._after_change(tx, key, keys_changed=True)
+        self._put_slot(tx, key, items[key], REMOVED, True, detach)
 
     def clear(self) -> None:
         """Remove every entry (one ``remove`` patch per key, as MST does)."""
@@ -227,15 +218,6 @@ class MapNode(Node, MutableMapping[str, Any]):
         self[key] = value
         return self[key]
 
-    def _after_change(self, tx: Transaction, key: str, keys_changed: bool) -> None:
-        self._invalidate(tx.journal)
-        self._changed(key)
-        if keys_changed:
-            self._changed(KEYS)
-        tree = self._tree
-        if tree.snapshot_listeners:
-            tx.trees.add(tree)
-
     def _apply_normalized(self, snapshot: Any, tx: Transaction) -> None:
         if snapshot is self._snap:
             return
@@ -244,8 +226,8 @@ class MapNode(Node, MutableMapping[str, Any]):
         for key, value in snapshot.items():
             self._put(tx, key, value, normalized=True)
 
-    def _remove_child(self, child: Node, tx: Transaction) -> None:
-        del self[child._key]
+    def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
+        self._delete(child._key, detach)
 
     def _drop_safe_reference(self, identifier: str) -> None:
         for key in [k for k, v in self._items.items() if v == identifier]:
@@ -253,9 +235,7 @@ class MapNode(Node, MutableMapping[str, Any]):
 
 
 def _identifier_attribute(kind: Type | None) -> str | None:
-    from mstlite._model import ModelType
-
-    if isinstance(kind, ModelType):
+    if isinstance(kind, NodeType) and kind.identifier_attribute is not None:
         return kind.identifier_attribute
     for member in getattr(kind, "members", ()):
         attribute = _identifier_attribute(member)

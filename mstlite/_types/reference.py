@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
-from mstlite._types_base import Type, _where
+from mstlite._node.identifiers import add_safe_reference
+from mstlite._node.node import Node
+from mstlite._types.base import Type, where
 from mstlite.errors import InvalidReferenceError, TreeError
 
 if TYPE_CHECKING:
-    from mstlite._node import Node
-    from mstlite._runtime import Transaction
-    from mstlite._tree import Tree
+    from mstlite._engine.transaction import Transaction
+    from mstlite._node.tree import Tree
 
-__all__ = ["ReferenceType", "invalidate_safe_references"]
+__all__ = ["ReferenceType"]
 
 
 class ReferenceType(Type):
@@ -43,16 +44,14 @@ class ReferenceType(Type):
 
     def instantiate(self, snapshot: Any, parent: Node | None, key: Any, tree: Tree | None) -> Any:
         if self.safe and parent is not None and tree is not None:
-            tree.safe_refs.setdefault(snapshot, set()).add(parent)
+            add_safe_reference(tree, snapshot, parent)
         return snapshot
 
     def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
-        from mstlite._node import Node
-
         if isinstance(value, Node):
             if not self.target.accepts_node(value):
                 raise TreeError(
-                    f"cannot store a reference to {value._type.name} at {_where(parent, key)!r}: "
+                    f"cannot store a reference to {value._type.name} at {where(parent, key)!r}: "
                     f"it must point to a {self.target.name}"
                 )
             identifier = value._identifier()
@@ -61,15 +60,16 @@ class ReferenceType(Type):
                     f"cannot reference {value._describe()}: it has no identifier property"
                 )
         else:
-            identifier = self.normalize(value, _where(parent, key))
+            identifier = self.normalize(value, where(parent, key))
         if self.safe:
-            parent._tree.safe_refs.setdefault(identifier, set()).add(parent)
+            add_safe_reference(parent._tree, identifier, parent)
         return identifier
 
     def resolve(self, identifier: str, owner: Node | None) -> Any:
         if owner is None:
             return identifier
-        owner._observe(("ref", identifier))
+        if owner._tree.rt.tracking is not None:
+            owner._observe(("ref", identifier))
         node = owner._tree.find(identifier, self.target.accepts_node)
         if node is None:
             if self.safe:
@@ -86,23 +86,7 @@ class ReferenceType(Type):
 
 
 def _identifier_of_node(value: Any) -> Any:
-    from mstlite._node import Node
-
     if isinstance(value, Node):
         identifier = value._identifier()
         return identifier if identifier is not None else value
     return value
-
-
-def invalidate_safe_references(tree: Tree, identifiers: list[str]) -> None:
-    """Clear the safe references to nodes that just left ``tree`` (same transaction)."""
-    for identifier in identifiers:
-        holders = tree.safe_refs.get(identifier)
-        if not holders:
-            continue
-        for holder in list(holders):
-            if not holder._alive or holder._tree is not tree:
-                holders.discard(holder)
-                continue
-            if tree.find(identifier, lambda n: True) is None:
-                holder._drop_safe_reference(identifier)

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from threading import get_ident
 from typing import Any, TypeVar
 
-from mstlite._json_pointer import escape_json_path, split_json_path, unescape_json_path
-from mstlite._node import DETACHING, SNAPSHOT, Node
-from mstlite._runtime import RT, run_in_transaction
-from mstlite._types_base import IdentifierClashError, Type, snapshot_of
-from mstlite.errors import MstError, PatchError, TreeError
+from mstlite._api.patching import node_of as _node
+from mstlite._api.paths import resolve_parts
+from mstlite._engine.runtime import current_runtime
+from mstlite._node.node import SNAPSHOT, Node
+from mstlite._types.annotations import to_type
+from mstlite._types.array import ArrayNode
+from mstlite._types.base import Type
+from mstlite._types.map import MapNode
+from mstlite._util.json_pointer import escape_json_path, split_json_path, unescape_json_path
+from mstlite.errors import MstError, PatchError, ThreadError, TreeError, ValidationError
 
 __all__ = [
     "add_disposer",
-    "apply_snapshot",
+    "adopt",
     "clone",
     "destroy",
     "detach",
@@ -46,41 +52,12 @@ __all__ = [
 N = TypeVar("N")
 
 
-def _node(value: Any, function: str) -> Node:
-    if not isinstance(value, Node):
-        raise TypeError(
-            f"{function}() expects a tree node (a Model instance, or an array or map in one), "
-            f"got {type(value).__name__}"
-        )
-    return value
-
-
 def get_snapshot(node: Any) -> Any:
     """The immutable snapshot of ``node``: equal to plain JSON, shared where unchanged."""
     node = _node(node, "get_snapshot")
-    if RT.tracking is not None:
+    if node._tree.rt.tracking is not None:
         node._observe(SNAPSHOT)
     return node._get_snapshot()
-
-
-def apply_snapshot(node: Any, snapshot: Any) -> None:
-    """Make ``node`` equal to ``snapshot``, reusing nodes with the same identifier.
-
-    An action: an invalid snapshot raises ``ValidationError`` and changes nothing.
-    """
-    node = _node(node, "apply_snapshot")
-    normalized = node._type.normalize(snapshot, node._path())
-
-    def apply() -> None:
-        node._check_alive()
-        tx = node._write_tx()
-        node._apply_normalized(normalized, tx)
-
-    try:
-        run_in_transaction(apply)
-    except TreeError as error:  # identifiers that clash: the snapshot is invalid here
-        path = node._path()
-        raise IdentifierClashError(str(error), [{"path": path, "message": str(error)}]) from None
 
 
 def on_snapshot(node: Any, listener: Callable[[Any], None]) -> Callable[[], None]:
@@ -173,8 +150,6 @@ def try_resolve(node: Any, path: str) -> Any:
 
 
 def _resolve(node: Node, path: str) -> Any:
-    from mstlite._patching import resolve_parts
-
     if path.startswith("/"):
         base: Node = get_root(node)
         parts = split_json_path(path)
@@ -192,13 +167,10 @@ def _resolve(node: Node, path: str) -> Any:
             parts.append(unescape_json_path(segment))
         if not parts:
             return base
-    stored = resolve_parts(base, parts, path)
+    stored = resolve_parts(base, parts)
     if isinstance(stored, Node):
         return stored
-    container = resolve_parts(base, parts[:-1], path) if parts else base
-    from mstlite._array import ArrayNode
-    from mstlite._map import MapNode
-
+    container = resolve_parts(base, parts[:-1]) if parts else base
     if isinstance(container, ArrayNode | MapNode):
         kind = container._type.item
     else:
@@ -244,6 +216,7 @@ def destroy(node: Any) -> None:
 
     def run() -> None:
         tx = target._write_tx()
+        assert tx is not None
         parent = target._parent
         if parent is None:
             target._kill(tx)
@@ -251,7 +224,7 @@ def destroy(node: Any) -> None:
             parent._remove_child(target, tx)
 
     target._check_alive()
-    run_in_transaction(run)
+    target._transact(run)
 
 
 def detach(node: Any) -> Any:
@@ -263,15 +236,12 @@ def detach(node: Any) -> Any:
 
     def run() -> None:
         tx = target._write_tx()
+        assert tx is not None
         if target._has_hooks:
             target._call_hook("before_detach")
-        DETACHING.add(id(target))
-        try:
-            target._parent._remove_child(target, tx)  # type: ignore[union-attr]
-        finally:
-            DETACHING.discard(id(target))
+        target._parent._remove_child(target, tx, detach=True)  # type: ignore[union-attr]
 
-    run_in_transaction(run)
+    target._transact(run)
     return target
 
 
@@ -302,11 +272,7 @@ def is_protected(node: Any) -> bool:
 
 def add_disposer(node: Any, disposer: Callable[[], None]) -> Callable[[], None]:
     """Call ``disposer`` when ``node`` is destroyed; returns it."""
-    target = _node(node, "add_disposer")
-    meta = target._meta
-    if meta is None:
-        meta = target._meta = {}
-    meta.setdefault("disposers", []).append(disposer)
+    _node(node, "add_disposer")._extras().disposers.append(disposer)
     return disposer
 
 
@@ -328,8 +294,6 @@ def typecheck(kind: Any, value: Any) -> None:
     target = _as_type(kind)
     if isinstance(value, Node):
         if not target.accepts_node(value):
-            from mstlite.errors import ValidationError
-
             raise ValidationError(f"{value._describe()} is not a {target.name}")
         return
     target.normalize(value)
@@ -338,13 +302,33 @@ def typecheck(kind: Any, value: Any) -> None:
 def _as_type(kind: Any) -> Type:
     if isinstance(kind, Type):
         return kind
-    from mstlite._annotations import to_type
-
     try:
         return to_type(kind)
     except TypeError as error:
         raise MstError(f"{kind!r} is not an mstlite type: {error}") from None
 
 
-def snapshot_value(stored: Any) -> Any:
-    return snapshot_of(stored)
+def adopt(node: Any) -> Any:
+    """Make the calling thread the owner of ``node``'s tree; returns ``node``.
+
+    A tree belongs to the thread that created it. To hand an idle tree over
+    (built on the main thread, then used by a worker that runs ``asyncio.run``),
+    call ``adopt(root)`` in the new thread once the old owner is done with it:
+    no action, flow or commit of the old owner may be running, and the old owner
+    must not use the tree afterwards (its writes then raise ``ThreadError``).
+    Raises ``ThreadError`` when the owner thread is inside an action right now.
+    Reactions that read only this tree follow it: they run where it is changed.
+    """
+    target = _node(node, "adopt")
+    tree = target._tree
+    owner = tree.rt
+    if owner.ident == get_ident():
+        return target
+    if owner.tx is not None or owner.committing or owner.commit_queue is not None:
+        raise ThreadError(
+            f"cannot adopt {target._describe()}: its owner thread {owner.thread_name!r} is "
+            "running an action or a commit; hand the tree over once the owner is idle "
+            "(for example after its event loop stopped)"
+        )
+    tree.rt = current_runtime()
+    return target

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from threading import get_ident
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from mstlite._reactivity import Computed
-from mstlite._runtime import RT
+from mstlite._engine.reactivity import Computed
 
 if TYPE_CHECKING:
-    from mstlite._model import Model
-    from mstlite._types_base import Type
+    from mstlite._types.base import Type
+    from mstlite._types.model import ModelNode as Model
 
 __all__ = ["ComputedProp", "Prop", "ReadProp", "VolatileProp", "computed", "volatile"]
 
@@ -26,11 +26,17 @@ class Prop:
         self.name = name
         self.type = kind
 
+    @staticmethod
+    def for_type(name: str, kind: Type) -> Prop:
+        """The descriptor of property ``name`` of type ``kind``."""
+        return ReadProp(name, kind) if kind.needs_read else Prop(name, kind)
+
     def __get__(self, obj: Model | None, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        if RT.tracking is not None:
-            obj._observe(self.name)
+        rt = obj._tree.rt
+        if rt.tracking is not None:
+            obj._observe_in(rt, self.name)
         return obj._data[self.name]
 
     def __set__(self, obj: Model, value: Any) -> None:
@@ -48,8 +54,9 @@ class ReadProp(Prop):
     def __get__(self, obj: Model | None, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        if RT.tracking is not None:
-            obj._observe(self.name)
+        rt = obj._tree.rt
+        if rt.tracking is not None:
+            obj._observe_in(rt, self.name)
         assert self.type is not None
         return self.type.read(obj._data[self.name], obj)
 
@@ -72,21 +79,21 @@ class ComputedProp(Generic[T]):
     def __get__(self, obj: Model | None, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        meta = obj._meta
-        if meta is None:
-            meta = obj._meta = {}
-        cache = meta.get("computed")
-        if cache is None:
-            cache = meta["computed"] = {}
-        value = cache.get(self.name)
+        rt = obj._tree.rt
+        if rt.ident != get_ident():
+            # Another thread's tree: refused inside its actions and views; else
+            # computed without touching the owner's dependency graph.
+            obj._foreign_read(rt)
+            return self.fn(obj)
+        cache = obj._extras().computeds
+        value = cache.get(self.name)  # type: ignore[arg-type]
         if value is None:
             if not obj._alive:  # a dead node's views are computed, not cached
                 return self.fn(obj)
-            fn = self.fn
-            value = cache[self.name] = Computed(
-                lambda: fn(obj), f"{type(obj).__name__}.{self.name}"
+            value = cache[self.name] = Computed(  # type: ignore[index]
+                self.fn, f"{type(obj).__name__}.{self.name}", obj
             )
-        return value.get()
+        return value.get(rt)
 
     def __set__(self, obj: Model, value: Any) -> None:
         raise AttributeError(f"computed view {self.name!r} is read-only")
@@ -112,13 +119,7 @@ class VolatileProp(Generic[T]):
         self.name = name
 
     def _store(self, obj: Model) -> dict[str, Any]:
-        meta = obj._meta
-        if meta is None:
-            meta = obj._meta = {}
-        store = meta.get("volatile")
-        if store is None:
-            store = meta["volatile"] = {}
-        return store
+        return obj._extras().volatile
 
     @overload
     def __get__(self, obj: None, owner: type | None = None) -> VolatileProp[T]: ...
@@ -127,7 +128,7 @@ class VolatileProp(Generic[T]):
     def __get__(self, obj: Model | None, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        if RT.tracking is not None:
+        if obj._tree.rt.tracking is not None:
             obj._observe(("volatile", self.name))
         store = self._store(obj)
         if self.name not in store:
@@ -135,10 +136,10 @@ class VolatileProp(Generic[T]):
         return store[self.name]
 
     def __set__(self, obj: Model, value: T) -> None:
-        if RT.tx is None:
+        tx = obj._write_tx()
+        if tx is None:
             obj._outside_action(self.__set__, obj, value)
             return
-        tx = obj._write_tx()
         store = self._store(obj)
         missing = object()
         old = store.get(self.name, missing)

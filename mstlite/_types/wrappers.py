@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import CoreSchema, PydanticCustomError
 from pydantic_core import core_schema as cs
 
-from mstlite._types_base import LABEL, MISSING, Type, snapshot_of
+from mstlite._node.node import Node
+from mstlite._types.base import LABEL, MISSING, Type, snapshot_of, where
 from mstlite.errors import MstError, ValidationError
 
 if TYPE_CHECKING:
-    from mstlite._node import Node
-    from mstlite._runtime import Transaction
-    from mstlite._tree import Tree
+    from mstlite._engine.transaction import Transaction
+    from mstlite._node.tree import Tree
 
 __all__ = ["LateType", "MaybeType", "OptionalType", "RefinementType", "UnionType"]
 
@@ -133,7 +133,7 @@ class RefinementType(_Wrapper):
     def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
         stored = self.inner.to_stored(value, parent, key, tx)
         if not self.inner.is_complex and not self.predicate(snapshot_of(stored)):
-            return self.normalize(value, parent._path() + "/" + str(key))
+            return self.normalize(value, where(parent, key))
         return stored
 
     def default_snapshot(self) -> Any:
@@ -153,9 +153,9 @@ class LateType(_Wrapper):
         if self._inner is None:
             inner = self._thunk()
             if not isinstance(inner, Type):
-                from mstlite._annotations import to_type
-
-                inner = to_type(inner)
+                raise TypeError(
+                    f"late type {self.name!r}: the function returned {inner!r}, not a type"
+                )
             self._inner = inner
             self.name = inner.name
         return self._inner
@@ -221,21 +221,17 @@ class UnionType(Type):
         return self.member_for(snapshot).instantiate(snapshot, parent, key, tree)
 
     def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
-        from mstlite._node import Node
-
         if isinstance(value, Node):
             for member in self.members:
                 if member.accepts_node(value):
                     return member.to_stored(value, parent, key, tx)
-        normalized = self.normalize(value, parent._path() + "/" + str(key))
+        normalized = self.normalize(value, where(parent, key))
         member = self.member_for(normalized)
         return member.to_stored(normalized, parent, key, tx)
 
     def reconcile(self, old: Any, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
-        from mstlite._node import Node
-
         if isinstance(old, Node) and not isinstance(value, Node):
-            normalized = self.normalize(value, parent._path() + "/" + str(key))
+            normalized = self.normalize(value, where(parent, key))
             member = self.member_for(normalized)
             if member.accepts_node(old):
                 return member.reconcile(old, normalized, parent, key, tx)
@@ -249,8 +245,6 @@ class UnionType(Type):
         return member.reconcile_normalized(old, snapshot, parent, key, tx)
 
     def read(self, stored: Any, owner: Node | None = None) -> Any:
-        from mstlite._node import Node
-
         if isinstance(stored, Node) or not self.needs_read:
             return stored
         for member in self.members:

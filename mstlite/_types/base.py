@@ -17,15 +17,16 @@ from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import CoreSchema, SchemaValidator
 from pydantic_core import core_schema as cs
 
-from mstlite._node import Node as _Node
-from mstlite._runtime import run_in_transaction
-from mstlite._snapshot import FrozenDict, FrozenList, thaw
+from mstlite._engine.runtime import Runtime, current_runtime
+from mstlite._engine.transaction import run_in_transaction
+from mstlite._node.node import Node, snapshot_of
+from mstlite._util.frozen import FrozenDict, FrozenList, thaw
+from mstlite._util.json_pointer import escape_json_path
 from mstlite.errors import TreeError, ValidationError
 
 if TYPE_CHECKING:
-    from mstlite._node import Node
-    from mstlite._runtime import Transaction
-    from mstlite._tree import Tree
+    from mstlite._engine.transaction import Transaction
+    from mstlite._node.tree import Tree
 
 __all__ = [
     "MISSING",
@@ -33,8 +34,8 @@ __all__ = [
     "NodeType",
     "Type",
     "build_normalized",
-    "pending_created",
     "run_created_hooks",
+    "snapshot_of",
     "validation_error",
 ]
 
@@ -46,20 +47,17 @@ class IdentifierClashError(ValidationError, TreeError):
     """
 
 
-# Nodes created by the running build whose after_create hook is still to run.
-pending_created: list[Node] = []
-
-
-def run_created_hooks() -> None:
-    """Run ``after_create`` of the nodes just built, children first, as actions."""
-    if not pending_created:
+def run_created_hooks(rt: Runtime) -> None:
+    """Run ``after_create`` of the nodes just built in ``rt``'s thread, children first."""
+    pending = rt.pending_created
+    if not pending:
         return
-    nodes = pending_created[:]
-    pending_created.clear()
+    nodes = pending[:]
+    pending.clear()
     for node in nodes:  # built children first, so children run before parents
         hook = getattr(node, "after_create", None)
         if hook is not None and node._alive:
-            run_in_transaction(hook)
+            run_in_transaction(rt, hook)
 
 
 class _Missing:
@@ -84,6 +82,10 @@ class Type:
     is_complex = False
     #: Whether the stored (snapshot) form must be converted when read.
     needs_read = False
+    #: Whether this is the identifier type (a model's identifier property).
+    is_identifier = False
+    #: The identifier property of the nodes of this type (models only).
+    identifier_attribute: str | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -108,8 +110,6 @@ class Type:
 
     def is_(self, value: Any) -> bool:
         """True when ``value`` is a valid snapshot of this type, or a node of it."""
-        from mstlite._node import Node
-
         if isinstance(value, Node):
             return self.accepts_node(value)
         return not self.validate(value)
@@ -165,7 +165,7 @@ class Type:
 
     def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
         """Turn an assigned value into the stored value of a slot; raises ValidationError."""
-        return self.normalize(value, _where(parent, key))
+        return self.normalize(value, where(parent, key))
 
     def reconcile(self, old: Any, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
         """Like ``to_stored``, but may update the old node in place and return it."""
@@ -182,7 +182,7 @@ class Type:
         try:
             return self.instantiate(snapshot, parent, key, parent._tree)
         finally:
-            run_created_hooks()
+            run_created_hooks(parent._tree.rt)
 
     def read(self, stored: Any, owner: Node | None = None) -> Any:
         """The value users see for a stored value."""
@@ -209,33 +209,35 @@ class NodeType(Type):
 
     def create_from_normalized(self, normalized: Any, env: Mapping[str, Any] | None) -> Any:
         node = self.instantiate(normalized, None, None, None)
+        tree = node._tree
+        tree.fresh = False
         if env is not None:
-            node._tree.env = env
-        run_created_hooks()
+            tree.env = env
+        run_created_hooks(tree.rt)
         return node
 
     def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
-        if isinstance(value, _Node):
+        if isinstance(value, Node):
             if not self.accepts_node(value):
                 raise ValidationError(
-                    f"cannot put a {value._type.name} node at {_where(parent, key)!r}: "
+                    f"cannot put a {value._type.name} node at {where(parent, key)!r}: "
                     f"expected {self.name}"
                 )
             value._attach_check(parent)
             value._attach(parent, key, tx.journal)
             return value
-        return self.instantiate_here(self.normalize(value, _where(parent, key)), parent, key)
+        return self.instantiate_here(self.normalize(value, where(parent, key)), parent, key)
 
     def reconcile(self, old: Any, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
-        if isinstance(value, _Node):
+        if isinstance(value, Node):
             return self.to_stored(value, parent, key, tx)
-        snapshot = self.normalize(value, _where(parent, key))
+        snapshot = self.normalize(value, where(parent, key))
         return self.reconcile_normalized(old, snapshot, parent, key, tx)
 
     def reconcile_normalized(
         self, old: Any, snapshot: Any, parent: Node, key: Any, tx: Transaction
     ) -> Any:
-        if isinstance(old, _Node) and old._alive and self.can_reuse(old, snapshot):
+        if isinstance(old, Node) and old._alive and self.can_reuse(old, snapshot):
             old._apply_normalized(snapshot, tx)
             return old
         return self.instantiate_here(snapshot, parent, key)
@@ -249,7 +251,8 @@ def build_normalized(kind: Type, normalized: Any, env: Mapping[str, Any] | None)
     The half-built nodes are dropped before their ``after_create`` hooks run,
     so nothing was built when this raises.
     """
-    built = len(pending_created)
+    pending = current_runtime().pending_created
+    built = len(pending)
     # Building allocates many objects that all stay alive: the cyclic collector
     # would scan them again and again for nothing (about 2/3 of the time at 100k
     # nodes), so it is paused until the tree is built.
@@ -259,29 +262,22 @@ def build_normalized(kind: Type, normalized: Any, env: Mapping[str, Any] | None)
     try:
         return kind.create_from_normalized(normalized, env)
     except TreeError as error:
-        del pending_created[built:]
+        del pending[built:]
         raise IdentifierClashError(str(error), [{"path": "", "message": str(error)}]) from None
     finally:
         if pause:
             gc.enable()
 
 
-def _where(parent: Node, key: Any) -> str:
-    from mstlite._json_pointer import escape_json_path
-
+def where(parent: Node, key: Any) -> str:
+    """The JSON pointer of slot ``key`` of ``parent``, for error messages."""
     return parent._path() + "/" + escape_json_path(str(key))
-
-
-def snapshot_of(stored: Any) -> Any:
-    return stored._get_snapshot() if isinstance(stored, _Node) else stored
 
 
 def validation_error(
     kind: Type, error: pydantic_core.ValidationError, where: str = ""
 ) -> ValidationError:
     """Turn pydantic's error into ours: every problem with its JSON-pointer path."""
-    from mstlite._json_pointer import escape_json_path
-
     problems: list[dict[str, Any]] = []
     for item in error.errors(include_url=False):
         parts = [str(p) for p in item["loc"] if not (isinstance(p, str) and p.startswith(LABEL))]

@@ -10,9 +10,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, ForwardRef, Literal, TypeVar, Union, get_args, get_origin
 
-from mstlite._types_base import Type
-from mstlite._types_ref import ReferenceType
-from mstlite._types_scalar import (
+from mstlite._types.array import ArrayType
+from mstlite._types.base import Type
+from mstlite._types.forward import Namespace
+from mstlite._types.map import MapType
+from mstlite._types.model import ModelNode
+from mstlite._types.reference import ReferenceType
+from mstlite._types.scalars import (
     DateTimeType,
     EnumerationType,
     FrozenType,
@@ -20,7 +24,7 @@ from mstlite._types_scalar import (
     LiteralType,
     PrimitiveType,
 )
-from mstlite._types_util import LateType, MaybeType, RefinementType, UnionType
+from mstlite._types.wrappers import LateType, MaybeType, RefinementType, UnionType
 
 __all__ = [
     "Frozen",
@@ -84,8 +88,12 @@ _DATETIME = DateTimeType()
 _IDENTIFIER_TYPE = IdentifierType()
 
 
-def to_type(annotation: Any, resolve: Callable[[str], Any] | None = None) -> Type:
-    """Map an annotation to a type; raises ``TypeError`` naming what is not supported."""
+def to_type(annotation: Any, resolve: Namespace | None = None) -> Type:
+    """Map an annotation to a type; raises ``TypeError`` naming what is not supported.
+
+    Names written as strings resolve in ``resolve`` (the defining scope of the
+    model whose annotation this is), lazily, so they may name later classes.
+    """
     if isinstance(annotation, Type):
         return annotation
     primitive = _PRIMITIVES.get(annotation)
@@ -99,9 +107,7 @@ def to_type(annotation: Any, resolve: Callable[[str], Any] | None = None) -> Typ
         name = annotation if isinstance(annotation, str) else annotation.__forward_arg__
         return _forward(name, resolve)
     if isinstance(annotation, type):
-        from mstlite._model import Model
-
-        if issubclass(annotation, Model):
+        if issubclass(annotation, ModelNode):
             return annotation._mst_type
         if issubclass(annotation, enum.Enum):
             return EnumerationType(annotation.__name__, annotation)
@@ -118,12 +124,8 @@ def to_type(annotation: Any, resolve: Callable[[str], Any] | None = None) -> Typ
         )
         return MaybeType(inner) if len(members) < len(args) else inner
     if origin is list:
-        from mstlite._array import ArrayType
-
         return ArrayType(to_type(args[0], resolve) if args else FrozenType())
     if origin is dict:
-        from mstlite._map import MapType
-
         if args and args[0] is not str:
             raise TypeError(f"map keys must be str, not {args[0]!r}: use dict[str, X]")
         return MapType(to_type(args[1], resolve) if args else FrozenType())
@@ -138,7 +140,7 @@ def to_type(annotation: Any, resolve: Callable[[str], Any] | None = None) -> Typ
     )
 
 
-def _annotated(base: Any, metadata: tuple[Any, ...], resolve: Callable[[str], Any] | None) -> Type:
+def _annotated(base: Any, metadata: tuple[Any, ...], resolve: Namespace | None) -> Type:
     kind: Type | None = None
     for marker in metadata:
         if marker is _IDENTIFIER:
@@ -162,18 +164,16 @@ def _name_of(annotation: Any) -> str:
     return getattr(annotation, "__name__", repr(annotation))
 
 
-def _forward(name: str, resolve: Callable[[str], Any] | None) -> Type:
+def _forward(expression: str, resolve: Namespace | None) -> Type:
+    """A type resolved on first use from an annotation written as a string."""
+
     def thunk() -> Type:
-        target = resolve(name) if resolve is not None else None
-        if target is None:
-            from mstlite._model import model_registry
-
-            target = model_registry.get(name)
-        if target is None:
+        if resolve is None:
             raise TypeError(
-                f"cannot resolve the forward reference {name!r}: define a Model class of "
-                "that name (or use types.late(lambda: T))"
+                f"cannot resolve the forward reference {expression!r}: a string names a "
+                "class only in a model's annotations; pass the class itself, or use "
+                "types.late(lambda: T)"
             )
-        return to_type(target, resolve)
+        return to_type(resolve.evaluate(expression), resolve)
 
-    return LateType(thunk, name)
+    return LateType(thunk, expression)

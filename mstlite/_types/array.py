@@ -8,10 +8,12 @@ from typing import Any, SupportsIndex, overload
 from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
-from mstlite._node import Node
-from mstlite._runtime import RT, Transaction
-from mstlite._snapshot import FrozenList
-from mstlite._types_base import NodeType, Type, snapshot_of
+from mstlite._engine.transaction import Transaction
+from mstlite._node.node import Node, same_stored, snapshot_of
+from mstlite._node.patches import emit
+from mstlite._types.base import NodeType, Type, where
+from mstlite._types.reconcile import Pool
+from mstlite._util.frozen import FrozenList
 from mstlite.errors import TreeError
 
 __all__ = ["ArrayNode", "ArrayType"]
@@ -66,6 +68,7 @@ class ArrayNode(Node, MutableSequence[Any]):
     """
 
     __slots__ = ("_dirty", "_items", "_snaps", "_type")
+    _slot_atom = ALL
 
     _type: ArrayType
     _items: list[Any]
@@ -92,7 +95,7 @@ class ArrayNode(Node, MutableSequence[Any]):
             return FrozenList(self._items)
         dirty = self._dirty
         if dirty:
-            tx = RT.tx
+            tx = self._tree.rt.tx
             if tx is not None:  # a rollback must find _snaps as it was
                 tx.journal.append((_restore_snaps, self, snaps, dirty))
                 snaps = self._snaps = list(snaps)
@@ -106,7 +109,7 @@ class ArrayNode(Node, MutableSequence[Any]):
 
     # -------------------------------------------------------------- reading
     def __len__(self) -> int:
-        if RT.tracking is not None:
+        if self._tree.rt.tracking is not None:
             self._observe(ALL)
         return len(self._items)
 
@@ -115,7 +118,7 @@ class ArrayNode(Node, MutableSequence[Any]):
     @overload
     def __getitem__(self, index: slice) -> list[Any]: ...
     def __getitem__(self, index: SupportsIndex | slice) -> Any:
-        if RT.tracking is not None:
+        if self._tree.rt.tracking is not None:
             self._observe(ALL)
         item = self._type.item
         if isinstance(index, slice):
@@ -125,7 +128,7 @@ class ArrayNode(Node, MutableSequence[Any]):
         return item.read(value, self) if item.needs_read else value
 
     def __iter__(self) -> Iterator[Any]:
-        if RT.tracking is not None:
+        if self._tree.rt.tracking is not None:
             self._observe(ALL)
         item = self._type.item
         if item.needs_read:
@@ -147,7 +150,8 @@ class ArrayNode(Node, MutableSequence[Any]):
 
     # -------------------------------------------------------------- writing
     def __setitem__(self, index: Any, value: Any) -> None:
-        if RT.tx is None:
+        tx = self._write_tx()
+        if tx is None:
             self._outside_action(self.__setitem__, index, value)
             return
         if isinstance(index, slice):
@@ -166,27 +170,21 @@ class ArrayNode(Node, MutableSequence[Any]):
             self._splice(start, max(0, stop - start), values)
             return
         position = self._position(index)
-        tx = self._write_tx()
         old = self._items[position]
         item = self._type.item
         if item.is_complex and old is not None:
             new = item.reconcile(old, value, self, position, tx)
         else:
             new = item.to_stored(value, self, position, tx)
-        if new is old or (type(new) is type(old) and not isinstance(new, Node) and new == old):
-            return
-        old_snapshot = snapshot_of(old)
-        tx.journal.append((_undo_splice, self, position, 1, [old], [old_snapshot]))
-        self._items[position] = new
+        self._put_slot(tx, position, old, new, True)
+
+    def _store_slot(
+        self, key: Any, new: Any, existed: bool, old: Any, old_snapshot: Any
+    ) -> tuple[Any, ...]:
+        self._items[key] = new
         if self._snaps is not None:
-            self._snaps[position] = snapshot_of(new)
-        # Release first: safe references cleared by it emit their patches before this one,
-        # so a replica replaying the list in order ends in the same state.
-        if isinstance(old, Node) and old._parent is self:
-            old._release(tx)
-        if self._tree.patch_listener_count:
-            self._emit(tx, "replace", position, snapshot_of(new), old_snapshot)
-        self._after_change(tx)
+            self._snaps[key] = snapshot_of(new)
+        return (_undo_splice, self, key, 1, [old], [old_snapshot])
 
     def __delitem__(self, index: Any) -> None:
         if isinstance(index, slice):
@@ -256,36 +254,26 @@ class ArrayNode(Node, MutableSequence[Any]):
             raise IndexError(f"index {index} out of range for {self._describe()} of {length}")
         return position
 
-    def _splice(self, index: int, remove: int, values: list[Any], normalized: bool = False) -> None:
-        if RT.tx is None:
-            self._outside_action(self._splice, index, remove, values, normalized)
-            return
+    def _splice(
+        self,
+        index: int,
+        remove: int,
+        values: list[Any],
+        normalized: bool = False,
+        detach: bool = False,
+    ) -> None:
         tx = self._write_tx()
+        if tx is None:
+            self._outside_action(self._splice, index, remove, values, normalized, detach)
+            return
         items = self._items
         length = len(items)
         remove = min(remove, length - index)
         if remove == 0 and not values:
             return
         removed = items[index : index + remove]
-        reusable = {id(v) for v in removed if isinstance(v, Node)}
-        item = self._type.item
-        stored: list[Any] = []
-        for offset, value in enumerate(values):
-            if isinstance(value, Node) and value._parent is self:
-                if id(value) not in reusable:
-                    raise TreeError(
-                        f"cannot add {value._describe()} to {self._describe()} again: it is "
-                        "already in this array; a node has one place"
-                    )
-                reusable.discard(id(value))
-                stored.append(value)
-            elif normalized:
-                stored.append(
-                    None if value is None else item.instantiate_here(value, self, index + offset)
-                )
-            else:
-                stored.append(item.to_stored(value, self, index + offset, tx))
-        if len(removed) == len(stored) and all(map(_same_stored, removed, stored)):
+        stored = self._store_values(tx, index, removed, values, normalized)
+        if len(removed) == len(stored) and all(map(same_stored, removed, stored)):
             return  # the same items again (e.g. sorting a sorted array)
         listening = self._tree.patch_listener_count
         whole = remove == length and remove > 0
@@ -303,84 +291,87 @@ class ArrayNode(Node, MutableSequence[Any]):
         kept = {id(v) for v in stored}
         for value in removed:
             if isinstance(value, Node) and id(value) not in kept and value._parent is self:
-                value._release(tx)
-        self._after_change(tx)
+                value._release(tx, detach)
+        self._after_change(tx, ALL)
         if listening:
             if whole:
                 self._emit_self(tx, "replace", self._get_snapshot(), old_snapshot)
             else:
                 for offset in range(remove - 1, -1, -1):
-                    self._emit(tx, "remove", index + offset, None, removed_snaps[offset])
+                    emit(self, tx, "remove", index + offset, None, removed_snaps[offset])
                 for offset, value in enumerate(stored):
-                    self._emit(tx, "add", index + offset, snapshot_of(value), None)
+                    emit(self, tx, "add", index + offset, snapshot_of(value), None)
 
-    def _after_change(self, tx: Transaction) -> None:
-        self._invalidate(tx.journal)
-        self._changed(ALL)
-        tree = self._tree
-        if tree.snapshot_listeners:
-            tx.trees.add(tree)
+    def _store_values(
+        self, tx: Transaction, index: int, removed: list[Any], values: list[Any], normalized: bool
+    ) -> list[Any]:
+        """The stored form of ``values`` replacing ``removed`` at ``index``.
+
+        A removed node given again is kept; a snapshot with the identity of a
+        removed node (MST's areSame: same type and identifier) updates that node in
+        place, so a splice that puts back an identifier it takes out reconciles,
+        exactly as assigning the whole array does.
+        """
+        item = self._type.item
+        if normalized and not item.is_complex:  # scalars and references: no node to reuse
+            tree = self._tree
+            return [
+                None if value is None else item.instantiate(value, self, index + offset, tree)
+                for offset, value in enumerate(values)
+            ]
+        reusable = {id(v) for v in removed if isinstance(v, Node)}
+        pool = Pool(removed) if reusable and item.is_complex else None
+        stored: list[Any] = []
+        for offset, value in enumerate(values):
+            if isinstance(value, Node):
+                if value._parent is self:
+                    if id(value) not in reusable:
+                        raise TreeError(
+                            f"cannot add {value._describe()} to {self._describe()} again: it "
+                            "is already in this array; a node has one place"
+                        )
+                    reusable.discard(id(value))
+                    if pool is not None:
+                        pool.take(value)
+                    stored.append(value)
+                else:
+                    stored.append(item.to_stored(value, self, index + offset, tx))
+                continue
+            if value is None:
+                stored.append(
+                    None if normalized else item.to_stored(None, self, index + offset, tx)
+                )
+                continue
+            if pool is None:
+                stored.append(
+                    item.instantiate_here(value, self, index + offset)
+                    if normalized
+                    else item.to_stored(value, self, index + offset, tx)
+                )
+                continue
+            snapshot = value if normalized else item.normalize(value, where(self, index + offset))
+            found = pool.match(offset, snapshot)
+            if found is not None:
+                reusable.discard(id(found))
+                found._apply_normalized(snapshot, tx)
+                stored.append(found)
+            else:
+                stored.append(item.instantiate_here(snapshot, self, index + offset))
+        return stored
 
     def _apply_normalized(self, snapshot: Any, tx: Transaction) -> None:
         """Reconcile with a normalized snapshot: nodes with the same identifier are kept."""
         if snapshot is self._snap:
             return
-        if not self._type.item.is_complex:
-            self._splice(0, len(self._items), list(snapshot), normalized=True)
-            return
-        # Live nodes by identifier, so each snapshot item finds its node in O(1).
-        pool: dict[Any, list[Node]] = {}
-        attributes: set[str] = set()
-        for value in self._items:
-            if isinstance(value, Node):
-                identifier = value._identifier()
-                if identifier is not None:
-                    pool.setdefault(identifier, []).append(value)
-                    attributes.add(value._type.identifier_attribute)  # type: ignore[attr-defined]
-        new_items: list[Any] = []
-        for position, value in enumerate(snapshot):
-            old = self._items[position] if position < len(self._items) else None
-            match = _match(old, value, pool, attributes)
-            if match is not None:
-                match._apply_normalized(value, tx)
-                new_items.append(match)
-            else:
-                new_items.append(value)
-        self._splice(0, len(self._items), new_items, normalized=True)
+        self._splice(0, len(self._items), list(snapshot), normalized=True)
 
-    def _remove_child(self, child: Node, tx: Transaction) -> None:
-        self._splice(child._key, 1, [])
+    def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
+        self._splice(child._key, 1, [], detach=detach)
 
     def _drop_safe_reference(self, identifier: str) -> None:
         for position in range(len(self._items) - 1, -1, -1):
             if self._items[position] == identifier:
                 self._splice(position, 1, [])
-
-
-def _match(
-    old: Any, snapshot: Any, pool: dict[Any, list[Node]], attributes: set[str]
-) -> Node | None:
-    """The live node a snapshot item reconciles with (MST's areSame), if any."""
-    if isinstance(old, Node) and old._snap is snapshot and old._snap is not None:
-        nodes = pool.get(old._identifier())
-        if nodes is not None and old in nodes:
-            nodes.remove(old)
-        return old
-    if not isinstance(snapshot, dict):
-        return None
-    for attribute in attributes:
-        candidates = pool.get(snapshot.get(attribute))
-        if not candidates:
-            continue
-        for node in candidates:
-            if node._type.same_identity(node, snapshot):  # type: ignore[attr-defined]
-                candidates.remove(node)
-                return node
-    return None
-
-
-def _same_stored(a: Any, b: Any) -> bool:
-    return a is b or (type(a) is type(b) and not isinstance(a, Node) and a == b)
 
 
 def _undo_splice(

@@ -1,0 +1,155 @@
+"""Middleware: handlers around every action and flow event on a subtree.
+
+``@action`` calls ``run_action`` here directly; the flow driver (``_api.flows``)
+calls ``around`` for each flow event. Both skip the middleware machinery
+entirely when no middleware or action listener watches the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from threading import get_ident
+from typing import Any
+
+from mstlite._api.action_log import report_action, root_of
+from mstlite._engine.runtime import Runtime, foreign_use
+from mstlite._engine.transaction import run_in_transaction
+from mstlite._node.extras import subscribe
+from mstlite._node.node import Node
+
+__all__ = [
+    "ActionContext",
+    "Handler",
+    "add_middleware",
+    "handlers_of",
+    "has_watchers",
+    "new_call",
+    "owner_runtime",
+    "root_of",
+    "run_action",
+    "run_chain",
+]
+
+
+@dataclass(slots=True)
+class ActionContext:
+    """What a middleware handler sees of one action call or flow event."""
+
+    name: str
+    #: ``action``, ``flow_spawn``, ``flow_resume``, ``flow_resume_error``,
+    #: ``flow_return`` or ``flow_throw``
+    type: str
+    args: list[Any]
+    #: the node the action runs on
+    context: Node
+    #: the root of its tree
+    tree: Node
+    id: int
+    parent_id: int
+    root_id: int
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[ActionContext, Callable[[ActionContext], Any]], Any]
+
+
+def add_middleware(node: Node, handler: Handler) -> Callable[[], None]:
+    """Run ``handler(call, next)`` around every action on ``node``'s subtree.
+
+    The handler may change ``call.args`` before ``next(call)``, replace the
+    result, not call ``next`` at all (abort) or raise. Returns a disposer.
+    """
+    return subscribe(node._extras().middleware, handler)
+
+
+def handlers_of(node: Node) -> list[Handler]:
+    """The middleware around actions on ``node``: its own first, then its ancestors'."""
+    handlers: list[Handler] = []
+    current: Node | None = node
+    while current is not None:
+        extras = current._ext
+        if extras is not None:
+            handlers.extend(extras.middleware)
+        current = current._parent
+    return handlers
+
+
+def run_chain(
+    call: ActionContext, handlers: list[Handler], final: Callable[[ActionContext], Any]
+) -> Any:
+    """Run ``final(call)`` inside every handler, outermost first."""
+
+    def run(index: int, current: ActionContext) -> Any:
+        if index == len(handlers):
+            return final(current)
+        return handlers[index](current, lambda next_call: run(index + 1, next_call))
+
+    return run(0, call)
+
+
+def new_call(
+    rt: Runtime, node: Node, name: str, kind: str, args: list[Any], kwargs: dict[str, Any]
+) -> ActionContext:
+    """A call of action ``name``, child of the call running in ``rt``'s thread (if any)."""
+    stack = rt.action_stack
+    parent = stack[-1] if stack else None
+    call_id = next(rt.call_ids)
+    return ActionContext(
+        name=name,
+        type=kind,
+        args=args,
+        context=node,
+        tree=root_of(node),
+        id=call_id,
+        parent_id=parent.id if parent else 0,
+        root_id=parent.root_id if parent else call_id,
+        kwargs=kwargs,
+    )
+
+
+def has_watchers(node: Node) -> bool:
+    """Whether middleware or an action listener watches actions on ``node``."""
+    current: Node | None = node
+    while current is not None:
+        extras = current._ext
+        if extras is not None and (extras.middleware or extras.action_listeners):
+            return True
+        current = current._parent
+    return False
+
+
+def owner_runtime(node: Node) -> Runtime:
+    """The runtime of ``node``'s tree; ``ThreadError`` unless this is its owner thread."""
+    rt = node._tree.rt
+    if rt.ident != get_ident():
+        raise foreign_use(rt, node._describe())
+    if not node._alive:
+        node._check_alive()
+    return rt
+
+
+def run_action(
+    node: Node, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Run ``fn(node, *args, **kwargs)`` as the action ``name``: through the middleware
+    around ``node`` (if any), as a savepoint of the running transaction or a new one."""
+    rt = node._tree.rt
+    if rt.ident != get_ident() or not node._alive:
+        owner_runtime(node)  # raises the error that applies
+    if not has_watchers(node):
+        return run_in_transaction(rt, fn, node, *args, **kwargs)
+    call = new_call(rt, node, name, "action", list(args), dict(kwargs))
+    stack = rt.action_stack
+    outermost = not stack
+
+    def body() -> Any:
+        stack.append(call)
+        try:
+            if outermost:
+                report_action(rt, node, call)
+            return run_chain(call, handlers_of(node), lambda c: fn(c.context, *c.args, **c.kwargs))
+        finally:
+            stack.pop()
+
+    return run_in_transaction(rt, body)

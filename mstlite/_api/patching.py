@@ -1,0 +1,217 @@
+"""Patches and snapshots on live trees: apply_patch, apply_snapshot, on_patch, record_patches.
+
+``apply_patch`` runs the RFC 6902 core (``_util.rfc6902``, shared with
+``mstlite.patch.apply``) over ``TreeDocument``; both it and ``apply_snapshot``
+are actions, so at any depth they apply entirely or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from mstlite._api.action_log import Recorder
+from mstlite._api.paths import child, no_property, resolve_parts
+from mstlite._node.extras import subscribe
+from mstlite._node.node import Node, snapshot_of
+from mstlite._types.array import ArrayNode
+from mstlite._types.base import IdentifierClashError
+from mstlite._types.map import MapNode
+from mstlite._types.model import ModelNode
+from mstlite._util import rfc6902
+from mstlite._util.frozen import freeze
+from mstlite._util.json_pointer import join_json_path
+from mstlite.errors import MstError, PatchError, TreeError
+
+if TYPE_CHECKING:
+    from mstlite.typing import Patch
+
+__all__ = [
+    "PatchRecorder",
+    "TreeDocument",
+    "apply_patch",
+    "apply_snapshot",
+    "node_of",
+    "on_patch",
+    "record_patches",
+]
+
+
+def node_of(value: Any, function: str) -> Node:
+    """``value`` if it is a tree node, else a ``TypeError`` naming ``function``."""
+    if not isinstance(value, Node):
+        raise TypeError(
+            f"{function}() expects a tree node (a Model instance, or an array or map in one), "
+            f"got {type(value).__name__}"
+        )
+    return value
+
+
+def apply_snapshot(node: Any, snapshot: Any) -> None:
+    """Make ``node`` equal to ``snapshot``, reusing nodes with the same identifier.
+
+    An action: an invalid snapshot raises ``ValidationError`` and changes nothing.
+    """
+    target = node_of(node, "apply_snapshot")
+    normalized = target._type.normalize(snapshot, target._path())
+
+    def apply() -> None:
+        target._check_alive()
+        tx = target._write_tx()
+        assert tx is not None
+        target._apply_normalized(normalized, tx)
+
+    try:
+        target._transact(apply)
+    except TreeError as error:  # identifiers that clash: the snapshot is invalid here
+        path = target._path()
+        raise IdentifierClashError(str(error), [{"path": path, "message": str(error)}]) from None
+
+
+def on_patch(node: Any, listener: Callable[[Any, Any], None]) -> Callable[[], None]:
+    """Call ``listener(patch, inverse_patch)`` for every committed change under ``node``.
+
+    Paths are relative to ``node``. Returns a disposer that removes the listener.
+    """
+    target = node_of(node, "on_patch")
+    listeners = target._extras().patch_listeners
+    remove = subscribe(listeners, listener)
+    target._tree.patch_listener_count += 1
+
+    def dispose() -> None:
+        if listener in listeners:
+            remove()
+            target._tree.patch_listener_count -= 1
+
+    return dispose
+
+
+def apply_patch(node: Any, patches: Patch | Iterable[Patch] | Mapping[str, Any]) -> None:
+    """Apply one RFC 6902 patch or a list of them to ``node``, as one action.
+
+    Raises ``PatchError`` (or ``ValidationError`` for a bad value); then nothing
+    changed, however many patches had been applied already, even inside an
+    action that catches the error.
+    """
+    target = node_of(node, "apply_patch")
+    batch = list(rfc6902.as_batch(patches))
+    target._transact(rfc6902.apply_all, TreeDocument(target), batch)
+
+
+class TreeDocument(rfc6902.Document):
+    """A live tree as an RFC 6902 document: each operation is a write on its nodes."""
+
+    def __init__(self, root: Node) -> None:
+        self.root = root
+
+    def apply(self, op: str, parts: list[str], source: list[str] | None, value: Any) -> None:
+        try:
+            super().apply(op, parts, source, value)
+        except PatchError:
+            raise
+        except TreeError as error:  # e.g. a copy that would use an identifier twice
+            raise PatchError(f"cannot be applied: {error}; nothing was changed") from None
+        except MstError:
+            raise
+        except (KeyError, IndexError, ValueError, TypeError) as error:
+            raise PatchError(f"cannot be applied: {error}; nothing was changed") from None
+
+    def get(self, parts: list[str], op: str) -> Any:
+        if not parts:
+            return self.root._get_snapshot()
+        return snapshot_of(resolve_parts(self.root, parts, op))
+
+    def _container(self, parts: list[str], op: str) -> Node:
+        container: Any = self.root
+        for depth in range(len(parts) - 1):
+            container = child(container, parts, depth, op)
+        if not isinstance(container, Node):
+            raise PatchError(
+                f"there is nothing to {op} inside {rfc6902.kind_of(container)} at "
+                f"{join_json_path(parts[:-1])!r}: only the models, arrays and maps of a tree "
+                "can be changed by patches"
+            )
+        container._check_alive()
+        return container
+
+    def put(self, op: str, parts: list[str], value: Any) -> None:
+        if not parts:
+            apply_snapshot(self.root, value)
+            return
+        container = self._container(parts, op)
+        key = parts[-1]
+        last = len(parts) - 1
+        if isinstance(container, ArrayNode):
+            position = rfc6902.index(len(container._items), key, parts, last, op)
+            if op == "add":
+                container.insert(position, value)
+            else:
+                container[position] = value
+        elif isinstance(container, MapNode):
+            if op == "replace" and key not in container._items:
+                raise rfc6902.missing_member(parts, last, op)
+            container[key] = value
+        else:
+            container._set_prop(_prop(container, parts), value)  # type: ignore[attr-defined]
+
+    def remove(self, parts: list[str], op: str) -> Any:
+        if not parts:
+            raise PatchError(
+                f"cannot {op} the root of the tree; use 'replace' with path '' to swap it"
+            )
+        container = self._container(parts, op)
+        stored = child(container, parts, len(parts) - 1, op)
+        value = snapshot_of(stored)
+        if isinstance(container, ArrayNode):
+            del container[int(parts[-1])]
+        elif isinstance(container, MapNode):
+            del container[parts[-1]]
+        else:
+            container._set_prop(_prop(container, parts), None)  # type: ignore[attr-defined]
+        return value
+
+
+def _prop(container: Node, parts: list[str]) -> Any:
+    assert isinstance(container, ModelNode)
+    key = parts[-1]
+    if key not in type(container)._mst_type.props:
+        raise no_property(container, parts, len(parts) - 1)
+    return getattr(type(container), key)
+
+
+class PatchRecorder(Recorder):
+    """Records the patches under a node: ``patches``, ``inverse_patches``.
+
+    ``stop()``/``resume()`` pause recording, ``replay(target)`` applies the
+    patches to another tree, ``undo(target)`` applies the inverses in reverse.
+    Usable as a context manager that stops on exit.
+    """
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(node)
+        self.patches: list[Patch] = []
+        self.inverse_patches: list[Patch] = []
+        self.resume()
+
+    def _listen(self) -> Callable[[], None]:
+        return on_patch(self.node, self._record)
+
+    def _record(self, patch: Patch, inverse: Patch) -> None:
+        self.patches.append(patch)
+        self.inverse_patches.append(inverse)
+
+    def replay(self, target: Node | None = None) -> None:
+        """Apply the recorded patches to ``target`` (default: the recorded node)."""
+        apply_patch(target if target is not None else self.node, [freeze(p) for p in self.patches])
+
+    def undo(self, target: Node | None = None) -> None:
+        """Apply the inverse patches in reverse order to ``target`` (default: the node)."""
+        apply_patch(
+            target if target is not None else self.node,
+            [freeze(p) for p in reversed(self.inverse_patches)],
+        )
+
+
+def record_patches(node: Node) -> PatchRecorder:
+    """Start recording the patches under ``node``; see ``PatchRecorder``."""
+    return PatchRecorder(node)

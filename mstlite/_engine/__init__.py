@@ -1,0 +1,1 @@
+"""Layer 1: the per-thread runtime, transactions with savepoints, and reactivity."""

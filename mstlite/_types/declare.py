@@ -1,0 +1,171 @@
+"""``Model``, the class users subclass: its metaclass reads annotations into a ModelType."""
+
+from __future__ import annotations
+
+import sys
+import typing
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
+
+from mstlite._types.annotations import to_type
+from mstlite._types.array import ArrayType
+from mstlite._types.base import MISSING, Type, build_normalized, run_created_hooks
+from mstlite._types.forward import Namespace
+from mstlite._types.map import MapType
+from mstlite._types.model import ModelNode, ModelType
+from mstlite._types.props import ComputedProp, Prop, VolatileProp
+from mstlite._types.wrappers import MaybeType, OptionalType
+
+__all__ = ["Model", "ModelMeta"]
+
+M = TypeVar("M", bound="Model")
+
+_HOOKS = ("after_create", "after_attach", "before_detach", "before_destroy")
+_RESERVED = {"create", "is_", "validate", "json_schema"}
+
+
+def compile_props(kind: ModelType) -> tuple[dict[str, Type], dict[str, Any]]:
+    """The properties and defaults of a model class, from its and its bases' annotations."""
+    cls = kind.cls
+    props: dict[str, Type] = {}
+    defaults: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        own = klass.__dict__.get("_mst_own_props")
+        if own is None:
+            continue
+        namespace = Namespace(
+            klass,
+            klass.__dict__.get("_mst_namespace", {}),
+            klass.__dict__.get("_mst_globals") or vars(sys.modules.get(klass.__module__, sys)),
+        )
+        for name, (annotation, default) in own.items():
+            if isinstance(annotation, str):
+                try:
+                    annotation = namespace.evaluate(annotation)
+                except TypeError:
+                    annotation = typing.ForwardRef(annotation)  # resolved on first use
+            try:
+                prop = to_type(annotation, namespace)
+            except TypeError as error:
+                raise TypeError(f"{cls.__name__}.{name}: {error}") from None
+            if isinstance(prop, OptionalType) and default is MISSING:
+                default = prop.default_snapshot()
+            if default is MISSING and not prop.is_identifier:
+                default = _implicit_default(prop)
+            props[name] = prop
+            defaults[name] = default
+    return props, defaults
+
+
+def _implicit_default(kind: Type) -> Any:
+    base = kind
+    while True:
+        if isinstance(base, MaybeType):
+            return None
+        if isinstance(base, ArrayType):
+            return []
+        if isinstance(base, MapType):
+            return {}
+        inner = getattr(base, "inner", None)
+        if inner is None or not isinstance(inner, Type):
+            return MISSING
+        base = inner
+
+
+class ModelMeta(type):
+    """Collects annotated properties and gives every model class ``__slots__``."""
+
+    def __new__(
+        mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+    ) -> ModelMeta:
+        namespace.setdefault("__slots__", ())
+        own: dict[str, tuple[Any, Any]] = {}
+        volatiles: dict[str, VolatileProp[Any]] = {}
+        for prop, annotation in namespace.get("__annotations__", {}).items():
+            if prop.startswith("_") or _is_classvar(annotation):
+                continue
+            if prop in _RESERVED:
+                raise TypeError(f"{name}.{prop}: {prop!r} is reserved by mstlite.Model")
+            default = namespace.pop(prop, MISSING)
+            if isinstance(default, VolatileProp):
+                default.name = prop
+                volatiles[prop] = default
+                namespace[prop] = default
+                continue
+            own[prop] = (annotation, default)
+            namespace[prop] = Prop(prop, None)
+        for attr, value in namespace.items():
+            if isinstance(value, VolatileProp) and attr not in volatiles:
+                value.name = attr
+            if isinstance(value, ComputedProp) and value.name is None:
+                value.name = attr
+        namespace["_mst_own_props"] = own
+        caller = sys._getframe(1)
+        namespace["_mst_namespace"] = (
+            dict(caller.f_locals) if caller.f_code.co_name != "<module>" else {}
+        )
+        # Names resolve in the defining module's globals, kept here: sys.modules may
+        # later map the module's name to another module (two pytest conftest files).
+        namespace["_mst_globals"] = caller.f_globals
+        cls = super().__new__(mcls, name, bases, namespace, **kwargs)
+        if any(isinstance(base, ModelMeta) for base in bases):
+            model_cls: Any = cls
+            model_cls._mst_type = model_cls._type = ModelType(model_cls, compile_props)
+            model_cls._has_hooks = any(getattr(cls, hook, None) is not None for hook in _HOOKS)
+        return cls
+
+
+def _is_classvar(annotation: Any) -> bool:
+    if isinstance(annotation, str):
+        return annotation.startswith(("ClassVar", "typing.ClassVar"))
+    return typing.get_origin(annotation) is ClassVar
+
+
+class Model(ModelNode, metaclass=ModelMeta):
+    """Base class of models: annotations declare properties, ``@action`` methods change them.
+
+    Create instances with ``MyModel.create(snapshot, env=...)`` or
+    ``MyModel(**snapshot)``; both validate the whole snapshot first and raise
+    ``ValidationError`` listing every problem.
+    """
+
+    __slots__ = ()
+    _mst_root: ClassVar[bool] = True
+    _mst_own_props: ClassVar[dict[str, tuple[Any, Any]]]
+
+    def __init__(self, snapshot: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
+        kind = type(self)._mst_type
+        if snapshot is None:
+            snapshot = fields
+        elif fields:
+            snapshot = {**snapshot, **fields}
+        kind.setup(self, kind.normalize(snapshot), None, None, None)
+        tree = self._tree
+        tree.fresh = False
+        run_created_hooks(tree.rt)
+
+    @classmethod
+    def create(cls: type[M], snapshot: Mapping[str, Any] | None = None, *, env: Any = None) -> M:
+        """Validate ``snapshot`` and build a new tree whose root is an instance of ``cls``.
+
+        ``env`` is shared by the whole tree (``get_env``). Raises ``ValidationError``
+        listing every problem, before anything is built.
+        """
+        kind = cls._mst_type
+        normalized = kind.normalize({} if snapshot is None else snapshot)
+        return build_normalized(kind, normalized, env)  # type: ignore[no-any-return]
+
+    @classmethod
+    def is_(cls, value: Any) -> bool:
+        """True when ``value`` is a valid snapshot of this model, or an instance of it."""
+        return cls._mst_type.is_(value)
+
+    @classmethod
+    def validate(cls, snapshot: Any) -> list[dict[str, Any]]:
+        """Every problem of ``snapshot`` as ``{"path", "message", ...}``; [] when valid."""
+        return cls._mst_type.validate(snapshot)
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of this model's snapshots."""
+        return cls._mst_type.json_schema()

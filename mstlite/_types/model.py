@@ -1,0 +1,265 @@
+"""Model types and model nodes: ModelType compiles its properties, ModelNode lives.
+
+The ``Model`` base class users subclass (its metaclass reads the annotations)
+is in ``_types.declare``; this module is the node kind and its type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from threading import get_ident
+from typing import Any, ClassVar
+
+from pydantic_core import CoreSchema
+from pydantic_core import core_schema as cs
+
+from mstlite._engine.transaction import Transaction
+from mstlite._node.node import Node
+from mstlite._node.tree import Tree
+from mstlite._types.base import MISSING, NodeType, Type, run_created_hooks
+from mstlite._types.props import Prop
+from mstlite._types.wrappers import MaybeType
+from mstlite._util.frozen import FrozenDict, freeze
+from mstlite.errors import TreeError
+
+__all__ = ["ModelNode", "ModelType", "snapshot_default"]
+
+
+class ModelType(NodeType):
+    """The type of a Model class; its properties are compiled on first use.
+
+    ``compile`` (given by the metaclass) turns the class's annotations into
+    ``(props, defaults)`` the first time they are needed, so models may refer to
+    classes defined after them.
+    """
+
+    is_complex = True
+
+    def __init__(
+        self,
+        cls: type[ModelNode],
+        compile: Callable[[ModelType], tuple[dict[str, Type], dict[str, Any]]],
+    ) -> None:
+        super().__init__(cls.__name__)
+        self.cls = cls
+        self._compile = compile
+        self._props: dict[str, Type] | None = None
+        self.defaults: dict[str, Any] = {}
+        self.identifier_attribute: str | None = None
+        # Properties whose stored value is built by the type (nodes, safe references).
+        self.built_props: tuple[tuple[str, Type], ...] = ()
+        self._ref = f"{cls.__module__}.{cls.__qualname__}:{id(self)}"
+
+    @property
+    def props(self) -> dict[str, Type]:
+        if self._props is None:
+            self._finalize()
+        assert self._props is not None
+        return self._props
+
+    def _finalize(self) -> None:
+        props, defaults = self._compile(self)
+        self.defaults = defaults
+        self.identifier_attribute = next((n for n, k in props.items() if k.is_identifier), None)
+        self.built_props = tuple(
+            (n, k) for n, k in props.items() if k.is_complex or k.contains_safe_references()
+        )
+        self._props = props
+        for name, kind in props.items():
+            type.__setattr__(self.cls, name, Prop.for_type(name, kind))
+
+    # ------------------------------------------------------------- validation
+    def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
+        ref = self._ref
+        if ref not in defs:
+            defs[ref] = cs.any_schema()  # placeholder while recursing
+            fields: dict[str, Any] = {}
+            for name, kind in self.props.items():
+                schema = kind.build_schema(defs)
+                default = self.defaults[name]
+                if default is MISSING:
+                    fields[name] = cs.typed_dict_field(schema, required=True)
+                else:
+                    fields[name] = cs.typed_dict_field(
+                        cs.with_default_schema(
+                            schema, default=snapshot_default(default), validate_default=True
+                        ),
+                        required=False,
+                    )
+            defs[ref] = cs.no_info_after_validator_function(
+                FrozenDict,
+                cs.typed_dict_schema(fields, extra_behavior="forbid", cls_name=self.name),
+                ref=ref,
+            )
+        return cs.definition_reference_schema(ref)
+
+    def default_snapshot(self) -> Any:
+        return MISSING
+
+    # --------------------------------------------------------------- nodes
+    def accepts_node(self, node: Node) -> bool:
+        return isinstance(node, self.cls)
+
+    def instantiate(self, snapshot: Any, parent: Node | None, key: Any, tree: Any) -> Any:
+        node = self.cls.__new__(self.cls)
+        self.setup(node, snapshot, parent, key, tree)
+        return node
+
+    def setup(
+        self, node: ModelNode, snapshot: Any, parent: Node | None, key: Any, tree: Any
+    ) -> None:
+        # The hot path of building trees: Node._init_node inlined (a method call per
+        # node costs about 5% of building a tree); keep the two in step.
+        node._parent = parent
+        node._key = key
+        node._snap = snapshot
+        node._atoms = None
+        node._ext = None
+        node._alive = True
+        if tree is None:
+            tree = Tree(node, None)
+        node._tree = tree
+        data = dict(snapshot)
+        node._data = data
+        for name, kind in self.built_props:
+            value = data[name]
+            if value is not None:
+                data[name] = kind.instantiate(value, node, name, tree)
+        attribute = self.identifier_attribute
+        if attribute is not None:
+            identifier = data[attribute]
+            same = tree.ids.get(identifier)
+            if same is not None and any(other._type is self for other in same):
+                raise TreeError(
+                    f"identifier {identifier!r} of {self.name} is used twice in the tree "
+                    f"(again at {node._path() or '/'!r}); identifiers are unique per type"
+                )
+            node._register_identifier(identifier)
+        if node._has_hooks:
+            tree.rt.pending_created.append(node)
+
+    def can_reuse(self, old: Node, snapshot: Any) -> bool:
+        return isinstance(old, self.cls) and self.same_identity(old, snapshot)
+
+    def same_identity(self, node: ModelNode, snapshot: Any) -> bool:
+        if type(node)._mst_type is not self:
+            return False
+        attribute = self.identifier_attribute
+        return attribute is None or node._data[attribute] == snapshot[attribute]
+
+
+def snapshot_default(default: Any) -> Any:
+    """The snapshot form of a property default given in a class body."""
+    if isinstance(default, datetime):
+        return default.isoformat()
+    if isinstance(default, Node):
+        raise TypeError("a default must be a snapshot, not a node: use get_snapshot(node)")
+    return freeze(default)
+
+
+class ModelNode(Node):
+    """The node side of models; users subclass ``mstlite.Model``."""
+
+    __slots__ = ("_data",)
+    _data: dict[str, Any]
+    _mst_type: ClassVar[ModelType]
+
+    # ---------------------------------------------------------------- node side
+    def _identifier(self) -> str | None:
+        attribute = type(self)._mst_type.identifier_attribute
+        return None if attribute is None else self._data[attribute]
+
+    def _children(self) -> Iterator[Node]:
+        for value in self._data.values():
+            if isinstance(value, Node):
+                yield value
+
+    def _build_snapshot(self) -> Any:
+        snapshot = FrozenDict(self._data)
+        for name, _ in type(self)._mst_type.built_props:
+            value = snapshot[name]
+            if isinstance(value, Node):
+                dict.__setitem__(snapshot, name, value._get_snapshot())
+        return snapshot
+
+    def _set_prop(self, prop: Prop, value: Any) -> None:
+        rt = self._tree.rt
+        tx = rt.tx
+        if tx is None or rt.ident != get_ident() or not self._alive:
+            tx = self._write_tx()  # raises the error that applies, or None
+            if tx is None:
+                self._outside_action(self._set_prop, prop, value)
+                return
+        name = prop.name
+        kind = prop.type
+        assert kind is not None
+        data = self._data
+        old = data[name]
+        if kind.is_complex and old is not None:
+            new = kind.reconcile(old, value, self, name, tx)
+        else:
+            new = kind.to_stored(value, self, name, tx)
+        self._put_slot(tx, name, old, new, True)
+
+    def _store_slot(
+        self, key: Any, new: Any, existed: bool, old: Any, old_snapshot: Any
+    ) -> tuple[Any, ...]:
+        if key == type(self)._mst_type.identifier_attribute:
+            raise TreeError(
+                f"cannot change the identifier of {self._describe()} from {old!r} to {new!r}; "
+                "identifiers are fixed: create a new node instead"
+            )
+        self._data[key] = new
+        return (_restore_prop, self, key, old)
+
+    def _apply_normalized(self, snapshot: Any, tx: Transaction) -> None:
+        """Reconcile this node with a normalized snapshot of its own type."""
+        if snapshot is self._snap:
+            return
+        data = self._data
+        for name, kind in type(self)._mst_type.props.items():
+            old = data[name]
+            value = snapshot[name]
+            if isinstance(old, Node) and value is not None:
+                new = kind.reconcile_normalized(old, value, self, name, tx)
+            elif value is None or not (kind.is_complex or kind.contains_safe_references()):
+                if value is old or (type(value) is type(old) and value == old):
+                    continue  # unchanged: most properties of most nodes
+                new = value
+            else:
+                new = _instantiate_in(kind, value, self, name)
+            self._put_slot(tx, name, old, new, True)
+
+    def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
+        name = child._key
+        kind = type(self)._mst_type.props[name]
+        if not isinstance(kind, MaybeType):
+            raise TreeError(
+                f"cannot detach {child._describe()}: property {type(self).__name__}.{name} "
+                "is required; declare it as X | None to allow removing its node"
+            )
+        self._put_slot(tx, name, child, None, True, detach)
+
+    def _drop_safe_reference(self, identifier: str) -> None:
+        tx = self._tree.rt.tx
+        assert tx is not None
+        for name, kind in type(self)._mst_type.built_props:
+            if kind.contains_safe_references() and self._data[name] == identifier:
+                self._put_slot(tx, name, identifier, None, True)
+
+    def __repr__(self) -> str:
+        state = "" if self._alive else " (dead)"
+        return f"<{type(self).__name__} {self._path() or '/'}{state}>"
+
+
+def _instantiate_in(kind: Type, snapshot: Any, parent: Node, key: Any) -> Any:
+    try:
+        return kind.instantiate(snapshot, parent, key, parent._tree)
+    finally:
+        run_created_hooks(parent._tree.rt)
+
+
+def _restore_prop(node: ModelNode, name: str, old: Any) -> None:
+    node._data[name] = old
+    node._changed(name)
