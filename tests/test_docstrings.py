@@ -57,7 +57,6 @@ KNOWN_MISSING = frozenset(
         "mstlite.Ref",
         "mstlite.SafeRef",
         # PatchRecorder (the recorder `record_patches` returns)
-        "PatchRecorder.recording",
         # The engine hooks of the type classes in mstlite.types.
         "Type.accepts_node",
         "Type.build_schema",
