@@ -32,6 +32,7 @@ from llmstore._partial import (
     write_sidecar,
 )
 from llmstore._persist import fsync_directory
+from llmstore._segments import PIECE_SIZE, NoRangeSupport, SegmentedTransfer
 from llmstore._stall import StallWatch
 from llmstore.errors import DiskFullError, DownloadError, VerificationError
 
@@ -107,6 +108,8 @@ async def download_file(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_redirects: int = 10,
     stall_timeout: float | None = 20.0,
+    connections: int = 1,
+    piece_size: int = PIECE_SIZE,
 ) -> DownloadResult:
     """Download ``url`` to ``dest`` atomically, resuming and verifying; return the result.
 
@@ -123,7 +126,10 @@ async def download_file(
     never across a redirect to another one; ``token_withheld`` says the caller
     has a token it chose not to send (it words the 401 message).
     A ``Content-Length`` (200) or ``Content-Range`` size (206) other than
-    ``expected_size`` fails before the body is read.
+    ``expected_size`` fails before the body is read. With ``connections`` > 1
+    and an ``expected_size`` of at least two pieces, the file is fetched in
+    pieces over that many connections (see ``_segments``); a server that
+    ignores Range gets one stream.
     Once complete the file is checked (at least ``min_size`` bytes, exactly
     ``expected_size`` and ``sha256`` when given, then ``verify(path)`` in a
     thread), fsynced and renamed onto ``dest``.
@@ -144,8 +150,10 @@ async def download_file(
         sha256 = sha256.strip().lower()
         if not _SHA256.fullmatch(sha256):
             raise ValueError(f"sha256 must be 64 hex digits, got {sha256!r}")
-    if chunk_size <= 0 or retries < 0 or backoff < 0:
-        raise ValueError("chunk_size must be positive, retries and backoff not negative")
+    if chunk_size <= 0 or retries < 0 or backoff < 0 or connections < 1:
+        raise ValueError(
+            "chunk_size and connections must be positive, retries and backoff not negative"
+        )
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     request_headers = {**(headers or {}), hdrs.ACCEPT_ENCODING: "identity"}
@@ -154,8 +162,25 @@ async def download_file(
     job.max_redirects, job.on_progress, job.on_stall = max_redirects, on_progress, on_stall
     job.token, job.token_withheld, job.stall_timeout = token, token_withheld, stall_timeout
     try:
-        await job.transfer(retries, backoff)
-        size, digest = await job.writer.finish()
+        segmented = connections > 1 and (expected_size or 0) >= 2 * piece_size
+        if segmented:
+            assert expected_size is not None
+            job._check_space(expected_size, 0)
+            transfer = SegmentedTransfer(
+                session, url, job.part, job.sidecar, request_headers, expected_size,
+                connections=connections, chunk_size=chunk_size, max_redirects=max_redirects,
+                token=token, token_withheld=token_withheld, stall_timeout=stall_timeout,
+                retries=retries, backoff=backoff, on_progress=on_progress, on_stall=on_stall,
+                piece_size=piece_size,
+            )  # fmt: skip
+            try:
+                size, digest = expected_size, await transfer.run()
+            except NoRangeSupport:
+                discard_partial(dest)  # then one stream, from the start
+                segmented = False
+        if not segmented:
+            await job.transfer(retries, backoff)
+            size, digest = await job.writer.finish()
         _check_file(url, size, digest, expected_size, sha256, min_size)
         part, _ = partial_paths(dest)
         if verify is not None:

@@ -57,6 +57,8 @@ class StoreEnv:
     token: str | None = None
     #: seconds without a byte before a connection is dropped and the download resumed
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
+    #: connections per download (pieces in parallel when the server does Range); 1: one stream
+    connections: int = 4
     #: never write: no models dir created, no state saved, no downloads or deletions
     read_only: bool = False
     #: an optional async hook run on a verified file before the model is ready

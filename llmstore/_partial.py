@@ -33,6 +33,9 @@ class PartialState:
     etag: str | None = None
     last_modified: str | None = None
     total: int | None = None
+    #: a segmented download's pieces as ``(start, end, next byte)``; the .part
+    #: then has its full size, so only these say what is in it
+    pieces: tuple[tuple[int, int, int], ...] | None = None
 
 
 def partial_paths(dest: Path) -> tuple[Path, Path]:
@@ -55,7 +58,31 @@ def read_sidecar(sidecar: Path) -> PartialState | None:
         return None
     if not (total is None or (isinstance(total, int) and not isinstance(total, bool))):
         return None
-    return PartialState(url=data["url"], etag=etag, last_modified=modified, total=total)
+    try:
+        pieces = _pieces(data.get("pieces"))
+    except ValueError:
+        return None
+    return PartialState(
+        url=data["url"], etag=etag, last_modified=modified, total=total, pieces=pieces or None
+    )
+
+
+def _pieces(value: object) -> tuple[tuple[int, int, int], ...] | None:
+    """The ``pieces`` of a sidecar; ``ValueError`` when malformed."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ValueError("pieces is not a list")
+    pieces = []
+    for item in value:
+        if not (
+            isinstance(item, list)
+            and len(item) == 3
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in item)
+        ):
+            raise ValueError(f"bad piece {item!r}")
+        pieces.append((item[0], item[1], item[2]))
+    return tuple(pieces)
 
 
 def write_sidecar(sidecar: Path, state: PartialState) -> None:
@@ -89,7 +116,13 @@ def load_resumable(
     except OSError:
         size = -1
     limit = expected_size if expected_size is not None else (state.total if state else None)
-    if state is None or size < 0 or state.url != url or (limit is not None and size > limit):
+    if (
+        state is None
+        or state.pieces is not None  # a segmented download's: one stream cannot resume it
+        or size < 0
+        or state.url != url
+        or (limit is not None and size > limit)
+    ):
         discard_partial(dest)
         return None, 0
     if expected_size is not None and state.total is not None and state.total != expected_size:

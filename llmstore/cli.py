@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     args = parser.parse_args(argv)
     for name, default in GLOBAL_DEFAULTS.items():
-        if not hasattr(args, name):
+        if getattr(args, name, None) is None:
             setattr(args, name, default)
     if args.command is None:
         parser.error("give a COMMAND (see the list above, or run llmstore with no arguments)")
@@ -125,6 +125,7 @@ def _store(args: argparse.Namespace, *, read_only: bool = False) -> LLMStore:
         catalog=catalog,
         endpoint=args.endpoint,
         stall_timeout=args.stall_timeout,
+        connections=args.connections,
         wait_for_lock=True,
         read_only=read_only,
     )

@@ -123,6 +123,7 @@ async def _download(store: LLMStore, key: str) -> None:
                     token_withheld=env.token is not None and spec.auth != "hf",
                     verify=verify,
                     stall_timeout=env.stall_timeout,
+                    connections=env.connections,
                 )
             installed = True
             model.set_status(ModelStatus.INITIALIZING, progress=100.0)
