@@ -14,6 +14,7 @@ __all__ = [
     "PartialState",
     "discard_partial",
     "load_resumable",
+    "partial_bytes",
     "partial_paths",
     "read_sidecar",
     "write_sidecar",
@@ -90,6 +91,22 @@ def write_sidecar(sidecar: Path, state: PartialState) -> None:
     tmp = sidecar.with_name(sidecar.name + ".tmp")
     tmp.write_text(json.dumps(asdict(state)), encoding="utf-8")
     os.replace(tmp, sidecar)
+
+
+def partial_bytes(dest: Path) -> int:
+    """How many bytes an interrupted download of ``dest`` already has (0 if none).
+
+    A segmented download's ``.part`` has its full size from the start: its
+    sidecar's pieces say how much of it is filled.
+    """
+    part, sidecar = partial_paths(dest)
+    state = read_sidecar(sidecar)
+    if state is not None and state.pieces is not None:
+        return sum(done - start for start, _end, done in state.pieces)
+    try:
+        return os.lstat(part).st_size
+    except OSError:
+        return 0
 
 
 def discard_partial(dest: Path) -> None:

@@ -26,7 +26,7 @@ from llmstore._files import model_path
 from llmstore._gguf import read_gguf_header
 from llmstore._lock import LockBusyError, hold_lock, lock_is_held, lock_path
 from llmstore._output import Interrupted, Output, human_size, info_fields
-from llmstore._partial import discard_partial, partial_paths
+from llmstore._partial import discard_partial, partial_bytes, partial_paths
 from llmstore.actions.model_management import sha256_file
 from llmstore.catalog import ModelSpec, load_catalog
 from llmstore.errors import (
@@ -353,7 +353,11 @@ async def cmd_status(args: argparse.Namespace, output: Output) -> int:
                 elsewhere.append(spec.key)
             elif part.exists():
                 partial.append(
-                    {"key": spec.key, "bytes": part.stat().st_size, "total": spec.size_bytes}
+                    {
+                        "key": spec.key,
+                        "bytes": partial_bytes(_destination(store, spec)),
+                        "total": spec.size_bytes,
+                    }
                 )
         ready = [m.key for m in store.models if m.status is ModelStatus.READY]
         status: dict[str, Any] = {
