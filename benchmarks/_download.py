@@ -1,12 +1,13 @@
 """The download benchmark: one file on a loopback server, fetched by each client in turn.
 
-Clients: llmstore's downloader (sha256 + progress + fsync), a bare aiohttp
-loop (no hashing), ``curl -o``; and, as hashing floors, ``sha256sum`` and
+Clients: llmstore's downloader (sha256 + progress + fsync) with one stream
+and with 4 connections (``llmstore-x4``), a bare aiohttp loop (no hashing),
+``curl -o``, ``aria2c -x4 -s4`` (4 connections); and, as hashing floors, ``sha256sum`` and
 Python's ``hashlib`` (what llmstore hashes with) over the served file.
 Each run is a fresh process; before each one the previous download is
 deleted and ``sync`` run, so no run flushes another's dirty pages.
 Two phases: ``download`` (bytes in the file, as the client leaves it) and
-``download_fsync`` (bytes durable: curl and aiohttp are followed by an fsync).
+``download_fsync`` (bytes durable: curl, aria2c and aiohttp are followed by an fsync).
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class _Download:
             check(self.dest.stat().st_size == self.size, f"{side} wrote a file of another size")
             if verify:
                 check(_file_sha256(self.dest) == self.sha256, f"{side} wrote other bytes")
-        if side == "curl":
+        if side in ("curl", "aria2c-x4"):
             phases["download_fsync"] = phases["download"] + _fsync_seconds(self.dest)
         return phases, finished.peak_rss_bytes, finished.wall_seconds
 
@@ -144,9 +145,21 @@ class _Download:
             }
 
         fetch = [sys.executable, "-m", "benchmarks._fetch"]
-        if side == "llmstore":
+        if side in ("llmstore", "llmstore-x4"):
             options = ["--size", str(self.size), "--sha256", self.sha256]
-            return [*fetch, side, self.url, "--dest", str(self.dest), *options], from_json
+            options += ["--connections", "4" if side == "llmstore-x4" else "1"]
+            argv = [*fetch, "llmstore", self.url, "--dest", str(self.dest), *options]
+            return argv, from_json
+        if side == "aria2c-x4":
+            argv = ["aria2c", "-q", "-x4", "-s4", "-k1M", "--file-allocation=none"]
+            argv += [
+                "--allow-overwrite=true",
+                "--auto-file-renaming=false",
+                "--check-certificate=false",
+            ]
+            argv += ["-d", str(self.dest.parent), "-o", self.dest.name, self.url]
+            # aria2c prints no timing: its process wall time (start-up included, ~10 ms).
+            return argv, lambda finished: {"download": finished.wall_seconds}
         if side == "aiohttp":
             return [*fetch, side, self.url, "--dest", str(self.dest)], from_json
         if side == "hashlib":
@@ -211,8 +224,9 @@ def run_download(
     notes = []
     sides = []
     for side in DOWNLOAD_SIDES:
-        if side in ("curl", "sha256sum") and shutil.which(side) is None:
-            notes.append(f"{side} skipped: not on PATH")
+        tool = side.split("-")[0]
+        if tool in ("curl", "sha256sum", "aria2c") and shutil.which(tool) is None:
+            notes.append(f"{side} skipped: {tool} is not on PATH (Debian: apt-get install {tool})")
         else:
             sides.append(side)
     results = []

@@ -10,6 +10,7 @@ from benchmarks._runner import Job
 
 __all__ = [
     "DOWNLOAD_SIDES",
+    "DOWNLOAD_SUBJECTS",
     "FULL",
     "HASH_SIDES",
     "QUICK",
@@ -46,7 +47,17 @@ _LARGEST_TREE: dict[tuple[str, str], int] = {
 }
 """(workload, reference) -> the largest tree it runs on."""
 
-DOWNLOAD_SIDES = ("llmstore", "aiohttp", "curl", "sha256sum", "hashlib")
+DOWNLOAD_SIDES = (
+    "llmstore",
+    "llmstore-x4",
+    "aiohttp",
+    "curl",
+    "aria2c-x4",
+    "sha256sum",
+    "hashlib",
+)
+#: the download sides that are llmstore (one stream, and 4 connections); the rest are references
+DOWNLOAD_SUBJECTS = ("llmstore", "llmstore-x4")
 HASH_SIDES = ("sha256sum", "hashlib")
 """The download references that only hash the file: their phase is ``hash``."""
 WORKLOADS = (*REFERENCES, "download")
