@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks._plan import DOWNLOAD_SIDES, HASH_SIDES
+from benchmarks._plan import CAPPED_SIDES, HASH_SIDES, UNCAPPED_SIDES
 from benchmarks._runner import Finished, JobResult, run_process
 from benchmarks._timing import BenchmarkError, check
 
@@ -80,9 +80,10 @@ def _child_env() -> dict[str, str]:
 class _Download:
     """One benchmark session: the served file, the server process, the destination."""
 
-    def __init__(self, workdir: Path, size: int, timeout: float) -> None:
+    def __init__(self, workdir: Path, size: int, timeout: float, cap: float | None = None) -> None:
         self.size = size
         self.timeout = timeout
+        self.cap = cap
         served = workdir / "served"
         served.mkdir()
         self.source = served / _FILENAME
@@ -90,7 +91,8 @@ class _Download:
         self.sha256 = _write_file(self.source, size)
         self.env = _child_env()
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._serve", str(served)],
+            [sys.executable, "-m", "benchmarks._serve", str(served)]
+            + ([str(cap)] if cap is not None else []),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -127,7 +129,7 @@ class _Download:
             check(self.dest.stat().st_size == self.size, f"{side} wrote a file of another size")
             if verify:
                 check(_file_sha256(self.dest) == self.sha256, f"{side} wrote other bytes")
-        if side in ("curl", "aria2c-x4"):
+        if side == "curl" or side.startswith("aria2c"):
             phases["download_fsync"] = phases["download"] + _fsync_seconds(self.dest)
         return phases, finished.peak_rss_bytes, finished.wall_seconds
 
@@ -145,13 +147,15 @@ class _Download:
             }
 
         fetch = [sys.executable, "-m", "benchmarks._fetch"]
-        if side in ("llmstore", "llmstore-x4"):
+        tool, _, connections = side.partition("-x")
+        if tool == "llmstore":
             options = ["--size", str(self.size), "--sha256", self.sha256]
-            options += ["--connections", "4" if side == "llmstore-x4" else "1"]
+            options += ["--connections", connections or "1"]
             argv = [*fetch, "llmstore", self.url, "--dest", str(self.dest), *options]
             return argv, from_json
-        if side == "aria2c-x4":
-            argv = ["aria2c", "-q", "-x4", "-s4", "-k1M", "--file-allocation=none"]
+        if tool == "aria2c":
+            n = connections
+            argv = ["aria2c", "-q", f"-x{n}", f"-s{n}", "-k1M", "--file-allocation=none"]
             argv += [
                 "--allow-overwrite=true",
                 "--auto-file-renaming=false",
@@ -173,7 +177,7 @@ class _Download:
         raise ValueError(f"unknown download side {side!r}")
 
 
-def _measure(session: _Download, side: str, warmup: int, repeats: int) -> JobResult:
+def _measure(session: _Download, side: str, warmup: int, repeats: int, count: int = 0) -> JobResult:
     """Run ``side`` ``warmup`` + ``repeats`` times; a failure becomes the result's error."""
     samples: dict[str, list[float]] = {}
     peaks: list[int] = []
@@ -201,7 +205,7 @@ def _measure(session: _Download, side: str, warmup: int, repeats: int) -> JobRes
         "side": side,
         "workload": "download",
         "n": session.size,
-        "count": 0,
+        "count": count,
         "samples": samples,
         "values": values,
         "error": error,
@@ -216,27 +220,43 @@ def run_download(
     repeats: int,
     timeout: float,
     log: Callable[[str], None],
+    capped_size: int = 0,
+    cap: float = 25e6,
 ) -> tuple[list[JobResult], list[str]]:
     """Benchmark every available download client on a ``size``-byte file.
 
+    With ``capped_size``, also fetch a file of that size from a server capping
+    every connection at ``cap`` bytes a second (one run each: it is slow by
+    design); those results have ``count`` = the cap in MB/s.
     Returns the results and notes about clients that were skipped.
     """
-    notes = []
-    sides = []
-    for side in DOWNLOAD_SIDES:
-        tool = side.split("-")[0]
-        if tool in ("curl", "sha256sum", "aria2c") and shutil.which(tool) is None:
-            notes.append(f"{side} skipped: {tool} is not on PATH (Debian: apt-get install {tool})")
-        else:
-            sides.append(side)
+    notes: list[str] = []
     results = []
+    runs: list[tuple[int, float | None, tuple[str, ...], int, int]] = [
+        (size, None, UNCAPPED_SIDES, warmup, repeats)
+    ]
+    if capped_size:
+        runs.append((capped_size, cap, CAPPED_SIDES, 0, 1))
     with tempfile.TemporaryDirectory(prefix="mstlite-bench-") as workdir:
-        log(f"download: writing a {size / 2**20:,.0f} MiB file to serve")
-        session = _Download(Path(workdir), size, timeout)
-        try:
-            for side in sides:
-                log(f"download {side} ({warmup} warm-up + {repeats} runs)")
-                results.append(_measure(session, side, warmup, repeats))
-        finally:
-            session.close()
+        for index, (bytes_, limit, wanted, warm, times) in enumerate(runs):
+            sides = []
+            for side in wanted:
+                tool = side.split("-")[0]
+                if tool in ("curl", "sha256sum", "aria2c") and shutil.which(tool) is None:
+                    note = f"{side} skipped: {tool} is not on PATH (Debian: apt-get install "
+                    notes.append(note + ("aria2)" if tool == "aria2c" else f"{tool})"))
+                else:
+                    sides.append(side)
+            where = Path(workdir) / str(index)
+            where.mkdir()
+            capped = f", every connection capped at {limit / 1e6:g} MB/s" if limit else ""
+            log(f"download: writing a {bytes_ / 2**20:,.0f} MiB file to serve{capped}")
+            session = _Download(where, bytes_, timeout, cap=limit)
+            try:
+                for side in sides:
+                    log(f"download {side} ({warm} warm-up + {times} runs)")
+                    count = int(limit / 1e6) if limit else 0
+                    results.append(_measure(session, side, warm, times, count))
+            finally:
+                session.close()
     return results, notes

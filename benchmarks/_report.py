@@ -33,6 +33,7 @@ SIDE_LABELS = {
     "aiohttp": "bare aiohttp",
     "curl": "curl",
     "aria2c-x4": "aria2c -x4",
+    "aria2c-x8": "aria2c -x8",
     "sha256sum": "sha256sum",
     "hashlib": "hashlib",
 }
@@ -156,7 +157,8 @@ def _shape(workload: str, n: int, count: int) -> str:
     if workload == "fanout":
         return f"{n:,} reactions / {count:,} commits"
     if workload == "download":
-        return f"{n / 2**20:,.0f} MiB"
+        capped = f", {count} MB/s a connection" if count else ""
+        return f"{n / 2**20:,.0f} MiB{capped}"
     return f"{n:,} todos"
 
 
@@ -277,7 +279,19 @@ def summary(results: list[JobResult]) -> dict[str, Any]:
         if workload == "snapshot" and n == 100_000:
             for phase in ("after_first_change", "after_next_change"):
                 found[f"snapshot_{phase}_100k_seconds"] = _figure(subject, phase)
-        if workload == "download":
+        if workload == "download" and count:
+            for side in (
+                "llmstore",
+                "llmstore-x4",
+                "llmstore-x8",
+                "curl",
+                "aria2c-x4",
+                "aria2c-x8",
+            ):
+                mib = _figure(group.get(side), "mib_per_s")
+                if mib is not None:
+                    found[f"capped_{side}_x_cap"] = mib * 2**20 / (count * 1e6)
+        elif workload == "download":
             for side in ("curl", "aiohttp", "aria2c-x4"):
                 for phase in ("download", "download_fsync"):
                     ratio = _ratio(subject, group.get(side), phase)
@@ -314,6 +328,11 @@ def _targets(found: dict[str, Any]) -> str:
                     f"- {name} vs {SIDE_LABELS[side]}: {_times_ratio(ratios[0])} as each "
                     f"leaves the file, {_times_ratio(ratios[1])} once it is fsynced"
                 )
+    capped = [(k.removeprefix("capped_").removesuffix("_x_cap"), v) for k, v in found.items()
+              if k.startswith("capped_")]  # fmt: skip
+    if capped:
+        listed = ", ".join(f"{side} {value:.2f}x" for side, value in capped)
+        lines.append(f"- with every connection capped, throughput in caps: {listed}")
     peak = found.get("download_peak_rss_bytes")
     if peak is not None:
         lines.append(f"- peak RSS of the llmstore download process: {_bytes(peak)}")

@@ -109,7 +109,7 @@ async def download_file(
     max_redirects: int = 10,
     stall_timeout: float | None = 20.0,
     connections: int = 1,
-    piece_size: int = PIECE_SIZE,
+    piece_size: int | None = None,
 ) -> DownloadResult:
     """Download ``url`` to ``dest`` atomically, resuming and verifying; return the result.
 
@@ -162,7 +162,9 @@ async def download_file(
     job.max_redirects, job.on_progress, job.on_stall = max_redirects, on_progress, on_stall
     job.token, job.token_withheld, job.stall_timeout = token, token_withheld, stall_timeout
     try:
-        segmented = connections > 1 and (expected_size or 0) >= 2 * piece_size
+        pieces = piece_size or _piece_size(expected_size or 0, connections)
+        floor = 2 * pieces if piece_size else max(2 * pieces, MIN_SEGMENTED)
+        segmented = connections > 1 and (expected_size or 0) >= floor
         if segmented:
             assert expected_size is not None
             job._check_space(expected_size, 0)
@@ -171,7 +173,7 @@ async def download_file(
                 connections=connections, chunk_size=chunk_size, max_redirects=max_redirects,
                 token=token, token_withheld=token_withheld, stall_timeout=stall_timeout,
                 retries=retries, backoff=backoff, on_progress=on_progress, on_stall=on_stall,
-                piece_size=piece_size,
+                piece_size=pieces,
             )  # fmt: skip
             try:
                 size, digest = expected_size, await transfer.run()
@@ -206,6 +208,19 @@ async def download_file(
     if on_progress is not None:
         on_progress(size, size)
     return DownloadResult(path=dest, size=size, sha256=digest)
+
+
+#: smaller files are fetched over one connection: a few more round trips cost more
+MIN_SEGMENTED = 4 * 1024 * 1024
+
+
+def _piece_size(size: int, connections: int) -> int:
+    """About four pieces per connection, 1 to 16 MiB each.
+
+    Small pieces keep the complete prefix (which the hash follows) close behind
+    the fastest connection and spread the last bytes over every connection.
+    """
+    return max(1024 * 1024, min(PIECE_SIZE, size // (connections * 4)))
 
 
 _Retry = RetryableError

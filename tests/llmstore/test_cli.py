@@ -35,7 +35,7 @@ SERVED: dict[str, tuple[int, float | None, dict[str, str | int]]] = {
     "steady": (3 * MB, 3 * MB, {"general.name": "CLI Steady"}),
     # Slow enough (16 s) to still run after several other commands on a busy machine.
     "slow": (8 * MB, MB // 2, {"general.name": "CLI Slow"}),
-    # Three 16 MiB pieces for a segmented pull (8 s at 5 MB/s).
+    # A segmented pull of 16 pieces of 2.5 MB (8 s at 5 MB/s).
     "big": (40 * MB, 5 * MB, {"general.name": "CLI Big"}),
 }
 
@@ -750,7 +750,7 @@ def test_sigkill_mid_segmented_pull_then_pull_fetches_only_the_missing_ranges(cl
     finally:
         _stop(process)
     state = read_sidecar(sidecar)
-    assert state is not None and state.pieces is not None and len(state.pieces) == 3
+    assert state is not None and state.pieces is not None and len(state.pieces) == 16
     missing = sorted(f"bytes={done}-{end - 1}" for _, end, done in state.pieces if done < end)
     assert len(missing) >= 2  # several pieces were under way at once
     status = cli.json("status")
