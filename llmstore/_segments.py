@@ -40,7 +40,9 @@ from llmstore.errors import DownloadError, VerificationError
 __all__ = ["PIECE_SIZE", "NoRangeSupport", "SegmentedTransfer"]
 
 PIECE_SIZE = 16 * 1024 * 1024
-_HASH_BLOCK = 8 * 1024 * 1024
+# Small reads and hash blocks keep N connections' buffers well under 100 MB.
+_READ_SIZE = 1024 * 1024
+_HASH_BLOCK = 2 * 1024 * 1024
 _SIDECAR_EVERY = 0.5  # seconds between sidecar writes while pieces progress
 _MAX_DELAY = 30.0
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
@@ -289,10 +291,10 @@ class SegmentedTransfer:
         self._check_version(response)
         self.seen_partial = True
         self._ranged.set()
-        read, fd = response.content.read, self._fd
+        read, fd, size = response.content.read, self._fd, min(self.chunk_size, _READ_SIZE)
         while True:
             watch.waiting()
-            data = await read(self.chunk_size)
+            data = await read(size)
             watch.arrived()
             if not data:
                 break

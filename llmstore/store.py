@@ -277,8 +277,12 @@ def create_llm_store_default_model(
     if max_concurrent_downloads < 1:
         raise ConfigError("max_concurrent_downloads must be at least 1")
     timeout = resolve_stall_timeout(stall_timeout)
-    if isinstance(connections, bool) or not isinstance(connections, int) or connections < 1:
-        raise ConfigError(f"connections must be a whole number of at least 1 (got {connections!r})")
+    if (
+        isinstance(connections, bool)
+        or not isinstance(connections, int)
+        or not 1 <= connections <= 64
+    ):
+        raise ConfigError(f"connections must be a whole number from 1 to 64 (got {connections!r})")
     directory = resolve_models_dir(models_dir)
     specs = list(catalog if catalog is not None else DEFAULT_CATALOG)
     mirror = resolve_endpoint(endpoint)

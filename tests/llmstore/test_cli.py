@@ -175,8 +175,10 @@ def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 20.0) -
 
 
 def _part_has_bytes(cli: Cli, key: str) -> Callable[[], bool]:
-    part = cli.models_dir / f"{key}.gguf.part"
-    return lambda: part.exists() and part.stat().st_size > 0
+    from llmstore._partial import partial_bytes
+
+    # Pieces preallocate the .part: its sidecar says how much is in it.
+    return lambda: partial_bytes(cli.models_dir / f"{key}.gguf") > 0
 
 
 def _stop(process: subprocess.Popen[Any]) -> None:

@@ -203,3 +203,35 @@ def test_a_crash_resumes_every_piece_where_its_sidecar_says(
 
     serve(body)
     assert dest.read_bytes() == payload.data
+
+
+def test_the_store_pulls_in_pieces_and_validates_connections(tmp_path: Path) -> None:
+    from llmstore import ConfigError, ModelSpec, ProgressEvent, create_llm_store_default_model
+    from llmstore._gguf import write_gguf_file
+
+    served = write_gguf_file(tmp_path / "m.gguf", size_bytes=5 * 1024 * 1024 + 17, seed=9)
+    events: list[ProgressEvent] = []
+
+    async def main() -> None:
+        async with ModelServer(tmp_path, sendfile=False) as server:
+            spec = ModelSpec(
+                key="m", display_name="M", url=server.url_for("m.gguf"), filename="m.gguf",
+                size_bytes=served.stat().st_size, min_size_bytes=1000,
+            )  # fmt: skip
+            store = create_llm_store_default_model(
+                models_dir=tmp_path / "models", catalog=[spec], connections=3
+            )
+            async with store:
+                store.progress("m").subscribe(events.append)
+                await store.start_model_download("m")
+            ranges = [r.range for r in server.requests_for("m.gguf")]
+            assert len(ranges) == 6 and all(r and RANGE.fullmatch(r) for r in ranges)  # 1 MiB
+
+    asyncio.run(main())
+    assert (tmp_path / "models" / "m.gguf").read_bytes() == served.read_bytes()
+    assert events[-1].done and events[-1].bytes_done == served.stat().st_size
+    done = [e.bytes_done for e in events]
+    assert done == sorted(done)  # one stream of events, whatever the pieces
+    for bad in (0, 65, 2.5, True):
+        with pytest.raises(ConfigError, match="connections must be a whole number"):
+            create_llm_store_default_model(models_dir=tmp_path, catalog=[], connections=bad)  # type: ignore[arg-type]
