@@ -159,9 +159,29 @@ class SegmentedTransfer:
     def _resume(self) -> bool:
         """Take up the pieces a sidecar recorded for this URL and size, if they fit."""
         state = read_sidecar(self.sidecar)
-        if state is None or state.url != self.url or state.total != self.size or not state.pieces:
+        if state is None or state.url != self.url or state.total not in (None, self.size):
             return False
-        if os.fstat(self._fd).st_size != self.size:
+        have = os.fstat(self._fd).st_size
+        if state.pieces is None:
+            # One stream's .part (an earlier pull with one connection): its bytes
+            # are the file's first ones; the pieces take up from there.
+            if not 0 < have < self.size:
+                return False
+            os.ftruncate(self._fd, self.size)
+            pieces = [
+                _Piece(start, end, min(end, max(start, have)))
+                for start in range(0, self.size, self.piece_size)
+                for end in [min(start + self.piece_size, self.size)]
+            ]
+            self.state, self.pieces, self.seen_partial = (
+                replace(state, total=self.size),
+                pieces,
+                True,
+            )
+            self._save()
+            self._report()
+            return True
+        if have != self.size:
             return False
         pieces = [_Piece(s, e, d) for s, e, d in state.pieces]
         expected = 0

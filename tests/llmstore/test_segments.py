@@ -235,3 +235,32 @@ def test_the_store_pulls_in_pieces_and_validates_connections(tmp_path: Path) -> 
     for bad in (0, 65, 2.5, True):
         with pytest.raises(ConfigError, match="connections must be a whole number"):
             create_llm_store_default_model(models_dir=tmp_path, catalog=[], connections=bad)  # type: ignore[arg-type]
+
+
+def test_one_streams_part_is_taken_up_by_the_pieces(
+    serve: Any, payload: Payload, models_dir: Path
+) -> None:
+    dest = models_dir / payload.name
+
+    async def body(server: ModelServer, session: aiohttp.ClientSession) -> None:
+        server.throttle(payload.name, bytes_per_second=2_000_000)
+        # One stream, crashed after 1 MB: its .part and sidecar stay for the next pull.
+        part, sidecar = partial_paths(dest)
+        single = fetch(server, session, payload, dest, connections=1, chunk_size=PIECE)
+        task = asyncio.ensure_future(single)
+        while not (part.exists() and part.stat().st_size >= 1_000_000 // PIECE * PIECE):
+            await asyncio.sleep(0.005)
+        saved_part, saved_sidecar = part.read_bytes(), sidecar.read_bytes()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        part.write_bytes(saved_part)
+        sidecar.write_bytes(saved_sidecar)
+        server.clear_faults()
+        server.requests.clear()
+        result = await fetch(server, session, payload, dest)
+        assert result.sha256 == payload.sha256
+        first = min(start for start, _ in _spans(server, payload.name))
+        assert first == len(saved_part) > 0  # nothing before it asked for again
+
+    serve(body)
+    assert dest.read_bytes() == payload.data
