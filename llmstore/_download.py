@@ -22,7 +22,8 @@ from llmstore._http import (
     check_status,
     content_range_total,
     describe_error,
-    get,
+    exchange,
+    strong_validator,
 )
 from llmstore._partial import (
     PartialState,
@@ -298,29 +299,19 @@ class _Download:
         headers = dict(self.headers)
         if offset:
             headers[hdrs.RANGE] = f"bytes={offset}-"
-            validator = self.state.etag or self.state.last_modified
-            if validator and not validator.startswith("W/"):  # If-Range needs a strong one
+            validator = strong_validator(self.state.etag, self.state.last_modified)
+            if validator:
                 headers[hdrs.IF_RANGE] = validator
-        with StallWatch(self.stall_timeout, self.on_stall) as watch:
-            try:
-                answer = await get(
-                    self.session,
-                    self.url,
-                    headers,
-                    token=self.token,
-                    max_redirects=self.max_redirects,
-                    watch=watch,
-                )
-                try:
-                    await self._receive(answer, offset, watch)
-                except BaseException:
-                    answer.response.close()
-                    raise
-                answer.response.release()
-            except asyncio.CancelledError:
-                if not watch.claim():
-                    raise
-                raise _Retry(f"no data for {self.stall_timeout:g} s (stalled)") from None
+        await exchange(
+            self.session,
+            self.url,
+            headers,
+            lambda answer, watch: self._receive(answer, offset, watch),
+            token=self.token,
+            max_redirects=self.max_redirects,
+            stall_timeout=self.stall_timeout,
+            on_stall=self.on_stall,
+        )
 
     async def _receive(self, answer: Answer, offset: int, watch: StallWatch) -> None:
         response = answer.response

@@ -32,7 +32,14 @@ from typing import TypeVar, final
 import aiohttp
 from aiohttp import hdrs
 
-from llmstore._http import Answer, RetryableError, check_status, describe_error, get
+from llmstore._http import (
+    Answer,
+    RetryableError,
+    check_status,
+    describe_error,
+    exchange,
+    strong_validator,
+)
 from llmstore._partial import PartialState, read_sidecar, write_sidecar
 from llmstore._stall import StallWatch
 from llmstore.errors import DownloadError, VerificationError
@@ -264,29 +271,19 @@ class SegmentedTransfer:
     async def _fetch(self, piece: _Piece) -> None:
         headers = dict(self.headers)
         headers[hdrs.RANGE] = f"bytes={piece.done}-{piece.end - 1}"
-        validator = self.state.etag or self.state.last_modified
-        if validator and not validator.startswith("W/"):
+        validator = strong_validator(self.state.etag, self.state.last_modified)
+        if validator:
             headers[hdrs.IF_RANGE] = validator
-        with StallWatch(self.stall_timeout, self.on_stall) as watch:
-            try:
-                answer = await get(
-                    self.session,
-                    self.url,
-                    headers,
-                    token=self.token,
-                    max_redirects=self.max_redirects,
-                    watch=watch,
-                )
-                try:
-                    await self._receive(answer, piece, watch)
-                except BaseException:
-                    answer.response.close()
-                    raise
-                answer.response.release()
-            except asyncio.CancelledError:
-                if not watch.claim():
-                    raise
-                raise RetryableError(f"no data for {self.stall_timeout:g} s (stalled)") from None
+        await exchange(
+            self.session,
+            self.url,
+            headers,
+            lambda answer, watch: self._receive(answer, piece, watch),
+            token=self.token,
+            max_redirects=self.max_redirects,
+            stall_timeout=self.stall_timeout,
+            on_stall=self.on_stall,
+        )
 
     async def _receive(self, answer: Answer, piece: _Piece, watch: StallWatch) -> None:
         response = answer.response
