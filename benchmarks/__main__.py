@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             repeats=sizes.heavy_repeats,
             timeout=timeout,
             log=_log,
+            capped_size=sizes.capped_download_bytes,
         )
         results += found
         notes += download_notes

@@ -1,12 +1,13 @@
 """The download benchmark: one file on a loopback server, fetched by each client in turn.
 
-Clients: llmstore's downloader (sha256 + progress + fsync), a bare aiohttp
-loop (no hashing), ``curl -o``; and, as hashing floors, ``sha256sum`` and
+Clients: llmstore's downloader (sha256 + progress + fsync) with one stream
+and with 4 connections (``llmstore-x4``), a bare aiohttp loop (no hashing),
+``curl -o``, ``aria2c -x4 -s4`` (4 connections); and, as hashing floors, ``sha256sum`` and
 Python's ``hashlib`` (what llmstore hashes with) over the served file.
 Each run is a fresh process; before each one the previous download is
 deleted and ``sync`` run, so no run flushes another's dirty pages.
 Two phases: ``download`` (bytes in the file, as the client leaves it) and
-``download_fsync`` (bytes durable: curl and aiohttp are followed by an fsync).
+``download_fsync`` (bytes durable: curl, aria2c and aiohttp are followed by an fsync).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks._plan import DOWNLOAD_SIDES, HASH_SIDES
+from benchmarks._plan import CAPPED_SIDES, HASH_SIDES, UNCAPPED_SIDES
 from benchmarks._runner import Finished, JobResult, run_process
 from benchmarks._timing import BenchmarkError, check
 
@@ -79,9 +80,10 @@ def _child_env() -> dict[str, str]:
 class _Download:
     """One benchmark session: the served file, the server process, the destination."""
 
-    def __init__(self, workdir: Path, size: int, timeout: float) -> None:
+    def __init__(self, workdir: Path, size: int, timeout: float, cap: float | None = None) -> None:
         self.size = size
         self.timeout = timeout
+        self.cap = cap
         served = workdir / "served"
         served.mkdir()
         self.source = served / _FILENAME
@@ -89,7 +91,8 @@ class _Download:
         self.sha256 = _write_file(self.source, size)
         self.env = _child_env()
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._serve", str(served)],
+            [sys.executable, "-m", "benchmarks._serve", str(served)]
+            + ([str(cap)] if cap is not None else []),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -126,7 +129,7 @@ class _Download:
             check(self.dest.stat().st_size == self.size, f"{side} wrote a file of another size")
             if verify:
                 check(_file_sha256(self.dest) == self.sha256, f"{side} wrote other bytes")
-        if side == "curl":
+        if side == "curl" or side.startswith("aria2c"):
             phases["download_fsync"] = phases["download"] + _fsync_seconds(self.dest)
         return phases, finished.peak_rss_bytes, finished.wall_seconds
 
@@ -144,9 +147,23 @@ class _Download:
             }
 
         fetch = [sys.executable, "-m", "benchmarks._fetch"]
-        if side == "llmstore":
+        tool, _, connections = side.partition("-x")
+        if tool == "llmstore":
             options = ["--size", str(self.size), "--sha256", self.sha256]
-            return [*fetch, side, self.url, "--dest", str(self.dest), *options], from_json
+            options += ["--connections", connections or "1"]
+            argv = [*fetch, "llmstore", self.url, "--dest", str(self.dest), *options]
+            return argv, from_json
+        if tool == "aria2c":
+            n = connections
+            argv = ["aria2c", "-q", f"-x{n}", f"-s{n}", "-k1M", "--file-allocation=none"]
+            argv += [
+                "--allow-overwrite=true",
+                "--auto-file-renaming=false",
+                "--check-certificate=false",
+            ]
+            argv += ["-d", str(self.dest.parent), "-o", self.dest.name, self.url]
+            # aria2c prints no timing: its process wall time (start-up included, ~10 ms).
+            return argv, lambda finished: {"download": finished.wall_seconds}
         if side == "aiohttp":
             return [*fetch, side, self.url, "--dest", str(self.dest)], from_json
         if side == "hashlib":
@@ -160,7 +177,7 @@ class _Download:
         raise ValueError(f"unknown download side {side!r}")
 
 
-def _measure(session: _Download, side: str, warmup: int, repeats: int) -> JobResult:
+def _measure(session: _Download, side: str, warmup: int, repeats: int, count: int = 0) -> JobResult:
     """Run ``side`` ``warmup`` + ``repeats`` times; a failure becomes the result's error."""
     samples: dict[str, list[float]] = {}
     peaks: list[int] = []
@@ -188,7 +205,7 @@ def _measure(session: _Download, side: str, warmup: int, repeats: int) -> JobRes
         "side": side,
         "workload": "download",
         "n": session.size,
-        "count": 0,
+        "count": count,
         "samples": samples,
         "values": values,
         "error": error,
@@ -203,26 +220,43 @@ def run_download(
     repeats: int,
     timeout: float,
     log: Callable[[str], None],
+    capped_size: int = 0,
+    cap: float = 25e6,
 ) -> tuple[list[JobResult], list[str]]:
     """Benchmark every available download client on a ``size``-byte file.
 
+    With ``capped_size``, also fetch a file of that size from a server capping
+    every connection at ``cap`` bytes a second (one run each: it is slow by
+    design); those results have ``count`` = the cap in MB/s.
     Returns the results and notes about clients that were skipped.
     """
-    notes = []
-    sides = []
-    for side in DOWNLOAD_SIDES:
-        if side in ("curl", "sha256sum") and shutil.which(side) is None:
-            notes.append(f"{side} skipped: not on PATH")
-        else:
-            sides.append(side)
+    notes: list[str] = []
     results = []
+    runs: list[tuple[int, float | None, tuple[str, ...], int, int]] = [
+        (size, None, UNCAPPED_SIDES, warmup, repeats)
+    ]
+    if capped_size:
+        runs.append((capped_size, cap, CAPPED_SIDES, 0, 1))
     with tempfile.TemporaryDirectory(prefix="mstlite-bench-") as workdir:
-        log(f"download: writing a {size / 2**20:,.0f} MiB file to serve")
-        session = _Download(Path(workdir), size, timeout)
-        try:
-            for side in sides:
-                log(f"download {side} ({warmup} warm-up + {repeats} runs)")
-                results.append(_measure(session, side, warmup, repeats))
-        finally:
-            session.close()
+        for index, (bytes_, limit, wanted, warm, times) in enumerate(runs):
+            sides = []
+            for side in wanted:
+                tool = side.split("-")[0]
+                if tool in ("curl", "sha256sum", "aria2c") and shutil.which(tool) is None:
+                    note = f"{side} skipped: {tool} is not on PATH (Debian: apt-get install "
+                    notes.append(note + ("aria2)" if tool == "aria2c" else f"{tool})"))
+                else:
+                    sides.append(side)
+            where = Path(workdir) / str(index)
+            where.mkdir()
+            capped = f", every connection capped at {limit / 1e6:g} MB/s" if limit else ""
+            log(f"download: writing a {bytes_ / 2**20:,.0f} MiB file to serve{capped}")
+            session = _Download(where, bytes_, timeout, cap=limit)
+            try:
+                for side in sides:
+                    log(f"download {side} ({warm} warm-up + {times} runs)")
+                    count = int(limit / 1e6) if limit else 0
+                    results.append(_measure(session, side, warm, times, count))
+            finally:
+                session.close()
     return results, notes

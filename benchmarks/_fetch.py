@@ -30,7 +30,9 @@ __all__ = ["main"]
 _CHUNK = 4 * 1024 * 1024
 
 
-async def _llmstore(url: str, dest: Path, size: int, sha256: str) -> dict[str, Any]:
+async def _llmstore(
+    url: str, dest: Path, size: int, sha256: str, connections: int
+) -> dict[str, Any]:
     from llmstore._download import download_file, open_session
 
     progress_calls = 0
@@ -42,7 +44,13 @@ async def _llmstore(url: str, dest: Path, size: int, sha256: str) -> dict[str, A
     start = time.perf_counter()
     async with open_session() as session:
         result = await download_file(
-            session, url, dest, expected_size=size, sha256=sha256, on_progress=on_progress
+            session,
+            url,
+            dest,
+            expected_size=size,
+            sha256=sha256,
+            on_progress=on_progress,
+            connections=connections,
         )
     seconds = time.perf_counter() - start
     # download_file fsyncs before renaming: its time is already the durable one.
@@ -88,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dest", type=Path)
     parser.add_argument("--size", type=int)
     parser.add_argument("--sha256")
+    parser.add_argument("--connections", type=int, default=1)
     args = parser.parse_args(argv)
     if args.client == "hashlib":
         report = _hashlib(Path(args.source))
@@ -96,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.client == "llmstore":
         if args.size is None or args.sha256 is None:
             parser.error("llmstore needs --size and --sha256")
-        report = asyncio.run(_llmstore(args.source, args.dest, args.size, args.sha256))
+        report = asyncio.run(
+            _llmstore(args.source, args.dest, args.size, args.sha256, args.connections)
+        )
     else:
         report = asyncio.run(_aiohttp(args.source, args.dest))
     print(json.dumps(report))

@@ -9,12 +9,15 @@ from typing import final
 from benchmarks._runner import Job
 
 __all__ = [
+    "CAPPED_SIDES",
     "DOWNLOAD_SIDES",
+    "DOWNLOAD_SUBJECTS",
     "FULL",
     "HASH_SIDES",
     "QUICK",
     "REFERENCES",
     "SUBJECT",
+    "UNCAPPED_SIDES",
     "WORKLOADS",
     "Sizes",
     "build_plan",
@@ -46,7 +49,23 @@ _LARGEST_TREE: dict[tuple[str, str], int] = {
 }
 """(workload, reference) -> the largest tree it runs on."""
 
-DOWNLOAD_SIDES = ("llmstore", "aiohttp", "curl", "sha256sum", "hashlib")
+DOWNLOAD_SIDES = (
+    "llmstore",
+    "llmstore-x4",
+    "llmstore-x8",
+    "aiohttp",
+    "curl",
+    "aria2c-x4",
+    "aria2c-x8",
+    "sha256sum",
+    "hashlib",
+)
+#: the download sides that are llmstore (one stream, 4 or 8 connections); the rest are references
+DOWNLOAD_SUBJECTS = ("llmstore", "llmstore-x4", "llmstore-x8")
+#: the sides of the capped-connection run (every connection served at a fixed speed)
+CAPPED_SIDES = ("llmstore", "llmstore-x4", "llmstore-x8", "curl", "aria2c-x4", "aria2c-x8")
+#: the uncapped run's sides
+UNCAPPED_SIDES = ("llmstore", "llmstore-x4", "aiohttp", "curl", "aria2c-x4", "sha256sum", "hashlib")
 HASH_SIDES = ("sha256sum", "hashlib")
 """The download references that only hash the file: their phase is ``hash``."""
 WORKLOADS = (*REFERENCES, "download")
@@ -65,6 +84,8 @@ class Sizes:
     fanout_reactions: int
     fanout_commits: int
     download_bytes: int
+    #: the capped-connection download run's file (0: no such run)
+    capped_download_bytes: int
     warmup: int  # enough for V8 to have compiled MST's hot paths
     repeats: int
     heavy_warmup: int  # for iterations of seconds (100k trees, computed)
@@ -80,6 +101,7 @@ FULL = Sizes(
     fanout_reactions=1_000,
     fanout_commits=10_000,
     download_bytes=1024**3,
+    capped_download_bytes=256 * 1024**2,
     warmup=2,
     repeats=5,
     heavy_warmup=1,
@@ -95,6 +117,7 @@ QUICK = Sizes(
     fanout_reactions=100,
     fanout_commits=1_000,
     download_bytes=32 * 1024**2,
+    capped_download_bytes=32 * 1024**2,
     warmup=1,
     repeats=2,
     heavy_warmup=1,

@@ -12,7 +12,14 @@ import statistics
 from collections.abc import Iterable
 from typing import Any
 
-from benchmarks._plan import DOWNLOAD_SIDES, HASH_SIDES, REFERENCES, SUBJECT, WORKLOADS
+from benchmarks._plan import (
+    DOWNLOAD_SIDES,
+    DOWNLOAD_SUBJECTS,
+    HASH_SIDES,
+    REFERENCES,
+    SUBJECT,
+    WORKLOADS,
+)
 from benchmarks._runner import JobResult
 
 __all__ = ["attach_stats", "render", "summary"]
@@ -25,6 +32,8 @@ SIDE_LABELS = {
     "jsonpatch": "jsonpatch",
     "aiohttp": "bare aiohttp",
     "curl": "curl",
+    "aria2c-x4": "aria2c -x4",
+    "aria2c-x8": "aria2c -x8",
     "sha256sum": "sha256sum",
     "hashlib": "hashlib",
 }
@@ -69,7 +78,9 @@ def _subject(workload: str) -> str:
 
 
 def _references(workload: str) -> tuple[str, ...]:
-    return DOWNLOAD_SIDES[1:] if workload == "download" else REFERENCES[workload]
+    if workload == "download":
+        return tuple(s for s in DOWNLOAD_SIDES if s not in DOWNLOAD_SUBJECTS)
+    return REFERENCES[workload]
 
 
 def _metrics(workload: str, result: JobResult) -> list[str]:
@@ -146,7 +157,8 @@ def _shape(workload: str, n: int, count: int) -> str:
     if workload == "fanout":
         return f"{n:,} reactions / {count:,} commits"
     if workload == "download":
-        return f"{n / 2**20:,.0f} MiB"
+        capped = f", {count} MB/s a connection" if count else ""
+        return f"{n / 2**20:,.0f} MiB{capped}"
     return f"{n:,} todos"
 
 
@@ -242,11 +254,12 @@ def _download_tables(groups: dict[Key, dict[str, JobResult]]) -> str:
             rows.append(row)
         header = ["client", "download", "download + fsync", "hash only", "MiB/s", "peak RSS"]
         parts.append(_table(header, rows))
-        subject = group.get("llmstore")
-        references = [side for side in DOWNLOAD_SIDES[1:] if side in group]
+        references = [side for side in _references("download") if side in group]
         ratio_rows = [
-            [f"llmstore {phase}"]
+            [f"{name} {phase}"]
             + [_times_ratio(_ratio(subject, group.get(side), phase)) for side in references]
+            for name in DOWNLOAD_SUBJECTS
+            if (subject := group.get(name)) is not None
             for phase in ("download", "download_fsync")
         ]
         header = ["llmstore / reference", *(SIDE_LABELS[side] for side in references)]
@@ -266,11 +279,25 @@ def summary(results: list[JobResult]) -> dict[str, Any]:
         if workload == "snapshot" and n == 100_000:
             for phase in ("after_first_change", "after_next_change"):
                 found[f"snapshot_{phase}_100k_seconds"] = _figure(subject, phase)
-        if workload == "download":
-            for side in ("curl", "aiohttp"):
+        if workload == "download" and count:
+            for side in (
+                "llmstore",
+                "llmstore-x4",
+                "llmstore-x8",
+                "curl",
+                "aria2c-x4",
+                "aria2c-x8",
+            ):
+                mib = _figure(group.get(side), "mib_per_s")
+                if mib is not None:
+                    found[f"capped_{side}_x_cap"] = mib * 2**20 / (count * 1e6)
+        elif workload == "download":
+            for side in ("curl", "aiohttp", "aria2c-x4"):
                 for phase in ("download", "download_fsync"):
                     ratio = _ratio(subject, group.get(side), phase)
                     found[f"download_{phase}_vs_{side}"] = ratio
+                    x4 = _ratio(group.get("llmstore-x4"), group.get(side), phase)
+                    found[f"download_x4_{phase}_vs_{side}"] = x4
             found["download_peak_rss_bytes"] = _figure(subject, "peak_rss_bytes")
         elif workload in HEADLINE:
             for side in ("mst", "mst-typecheck"):
@@ -291,15 +318,21 @@ def _targets(found: dict[str, Any]) -> str:
             )
     for label, ratio in found["create_vs_pydantic"].items():
         lines.append(f"- {label} vs pydantic model_validate: {_times_ratio(ratio)}")
-    for side in ("curl", "aiohttp"):
-        ratios = [
-            found.get(f"download_{phase}_vs_{side}") for phase in ("download", "download_fsync")
-        ]
-        if any(ratio is not None for ratio in ratios):
-            lines.append(
-                f"- download vs {SIDE_LABELS[side]}: {_times_ratio(ratios[0])} as each "
-                f"leaves the file, {_times_ratio(ratios[1])} once it is fsynced"
-            )
+    for prefix, name in (("download", "download"), ("download_x4", "download with 4 connections")):
+        for side in ("curl", "aiohttp", "aria2c-x4"):
+            ratios = [
+                found.get(f"{prefix}_{phase}_vs_{side}") for phase in ("download", "download_fsync")
+            ]
+            if any(ratio is not None for ratio in ratios):
+                lines.append(
+                    f"- {name} vs {SIDE_LABELS[side]}: {_times_ratio(ratios[0])} as each "
+                    f"leaves the file, {_times_ratio(ratios[1])} once it is fsynced"
+                )
+    capped = [(k.removeprefix("capped_").removesuffix("_x_cap"), v) for k, v in found.items()
+              if k.startswith("capped_")]  # fmt: skip
+    if capped:
+        listed = ", ".join(f"{side} {value:.2f}x" for side, value in capped)
+        lines.append(f"- with every connection capped, throughput in caps: {listed}")
     peak = found.get("download_peak_rss_bytes")
     if peak is not None:
         lines.append(f"- peak RSS of the llmstore download process: {_bytes(peak)}")

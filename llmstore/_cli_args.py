@@ -27,6 +27,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _connections(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 64, got {text!r}")
+    return value
+
+
 #: The options every command takes, before or after its name: (flags, add_argument options).
 GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (
@@ -59,6 +69,15 @@ GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         },
     ),
     (
+        ("--connections",),
+        {
+            "metavar": "N",
+            "type": _connections,
+            "help": "connections per download: pieces in parallel when the server "
+            "supports Range (default: 4; 1: one stream)",
+        },
+    ),
+    (
         ("--json",),
         {"action": "store_true", "help": "print one JSON document on stdout (scripts)"},
     ),
@@ -67,8 +86,15 @@ GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         {"action": "store_true", "help": "print only errors (no progress)"},
     ),
 ]
-GLOBAL_DEFAULTS = {"models_dir": None, "catalog": None, "endpoint": None,
-                    "stall_timeout": None, "json": False, "quiet": False}  # fmt: skip
+GLOBAL_DEFAULTS: dict[str, Any] = {
+    "models_dir": None,
+    "catalog": None,
+    "endpoint": None,
+    "stall_timeout": None,
+    "connections": 4,
+    "json": False,
+    "quiet": False,
+}
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:

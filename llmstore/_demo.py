@@ -92,11 +92,19 @@ async def run_demo(output: Output, *, size_mb: int = 24) -> int:
                 output.line(f"   patch: {patch['op']} {patch['path']} {value}")
 
             stop_patches = on_patch(store, show_patch)
-            step("pull demo-small: stream, hash, verify (size, sha256, GGUF header), rename")
+            step(
+                "pull demo-small: pieces over 4 connections, hash in file order, "
+                "verify (size, sha256, GGUF header), rename"
+            )
             with output.progress() as view:
                 subscription = store.progress("demo-small").subscribe(view.update, lambda e: None)
                 await store.start_model_download("demo-small")
                 subscription.dispose()
+            pieces = [r for r in server.requests_for("demo-small.gguf") if r.status == 206]
+            output.line(
+                f"   {len(pieces)} pieces (Range requests answered 206) over "
+                f"{store.env.connections} connections; one stream of progress events"
+            )
             output.line(f"   ({progress_patches} progress patches, ~10 a second at most)")
             model = store.model("demo-small")
             output.line(f"   {model.key} is {model.status.value} at {model.path}")

@@ -22,7 +22,8 @@ from llmstore._http import (
     check_status,
     content_range_total,
     describe_error,
-    get,
+    exchange,
+    strong_validator,
 )
 from llmstore._partial import (
     PartialState,
@@ -32,6 +33,7 @@ from llmstore._partial import (
     write_sidecar,
 )
 from llmstore._persist import fsync_directory
+from llmstore._segments import PIECE_SIZE, NoRangeSupport, SegmentedTransfer
 from llmstore._stall import StallWatch
 from llmstore.errors import DiskFullError, DownloadError, VerificationError
 
@@ -107,6 +109,8 @@ async def download_file(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_redirects: int = 10,
     stall_timeout: float | None = 20.0,
+    connections: int = 1,
+    piece_size: int | None = None,
 ) -> DownloadResult:
     """Download ``url`` to ``dest`` atomically, resuming and verifying; return the result.
 
@@ -123,7 +127,10 @@ async def download_file(
     never across a redirect to another one; ``token_withheld`` says the caller
     has a token it chose not to send (it words the 401 message).
     A ``Content-Length`` (200) or ``Content-Range`` size (206) other than
-    ``expected_size`` fails before the body is read.
+    ``expected_size`` fails before the body is read. With ``connections`` > 1
+    and an ``expected_size`` of at least two pieces, the file is fetched in
+    pieces over that many connections (see ``_segments``); a server that
+    ignores Range gets one stream.
     Once complete the file is checked (at least ``min_size`` bytes, exactly
     ``expected_size`` and ``sha256`` when given, then ``verify(path)`` in a
     thread), fsynced and renamed onto ``dest``.
@@ -144,8 +151,10 @@ async def download_file(
         sha256 = sha256.strip().lower()
         if not _SHA256.fullmatch(sha256):
             raise ValueError(f"sha256 must be 64 hex digits, got {sha256!r}")
-    if chunk_size <= 0 or retries < 0 or backoff < 0:
-        raise ValueError("chunk_size must be positive, retries and backoff not negative")
+    if chunk_size <= 0 or retries < 0 or backoff < 0 or connections < 1:
+        raise ValueError(
+            "chunk_size and connections must be positive, retries and backoff not negative"
+        )
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     request_headers = {**(headers or {}), hdrs.ACCEPT_ENCODING: "identity"}
@@ -154,8 +163,27 @@ async def download_file(
     job.max_redirects, job.on_progress, job.on_stall = max_redirects, on_progress, on_stall
     job.token, job.token_withheld, job.stall_timeout = token, token_withheld, stall_timeout
     try:
-        await job.transfer(retries, backoff)
-        size, digest = await job.writer.finish()
+        pieces = piece_size or _piece_size(expected_size or 0, connections)
+        floor = 2 * pieces if piece_size else max(2 * pieces, MIN_SEGMENTED)
+        segmented = connections > 1 and (expected_size or 0) >= floor
+        if segmented:
+            assert expected_size is not None
+            job._check_space(expected_size, 0)
+            transfer = SegmentedTransfer(
+                session, url, job.part, job.sidecar, request_headers, expected_size,
+                connections=connections, chunk_size=chunk_size, max_redirects=max_redirects,
+                token=token, token_withheld=token_withheld, stall_timeout=stall_timeout,
+                retries=retries, backoff=backoff, on_progress=on_progress, on_stall=on_stall,
+                piece_size=pieces,
+            )  # fmt: skip
+            try:
+                size, digest = expected_size, await transfer.run()
+            except NoRangeSupport:
+                discard_partial(dest)  # then one stream, from the start
+                segmented = False
+        if not segmented:
+            await job.transfer(retries, backoff)
+            size, digest = await job.writer.finish()
         _check_file(url, size, digest, expected_size, sha256, min_size)
         part, _ = partial_paths(dest)
         if verify is not None:
@@ -181,6 +209,19 @@ async def download_file(
     if on_progress is not None:
         on_progress(size, size)
     return DownloadResult(path=dest, size=size, sha256=digest)
+
+
+#: smaller files are fetched over one connection: a few more round trips cost more
+MIN_SEGMENTED = 4 * 1024 * 1024
+
+
+def _piece_size(size: int, connections: int) -> int:
+    """About four pieces per connection, 1 to 16 MiB each.
+
+    Small pieces keep the complete prefix (which the hash follows) close behind
+    the fastest connection and spread the last bytes over every connection.
+    """
+    return max(1024 * 1024, min(PIECE_SIZE, size // (connections * 4)))
 
 
 _Retry = RetryableError
@@ -258,29 +299,19 @@ class _Download:
         headers = dict(self.headers)
         if offset:
             headers[hdrs.RANGE] = f"bytes={offset}-"
-            validator = self.state.etag or self.state.last_modified
-            if validator and not validator.startswith("W/"):  # If-Range needs a strong one
+            validator = strong_validator(self.state.etag, self.state.last_modified)
+            if validator:
                 headers[hdrs.IF_RANGE] = validator
-        with StallWatch(self.stall_timeout, self.on_stall) as watch:
-            try:
-                answer = await get(
-                    self.session,
-                    self.url,
-                    headers,
-                    token=self.token,
-                    max_redirects=self.max_redirects,
-                    watch=watch,
-                )
-                try:
-                    await self._receive(answer, offset, watch)
-                except BaseException:
-                    answer.response.close()
-                    raise
-                answer.response.release()
-            except asyncio.CancelledError:
-                if not watch.claim():
-                    raise
-                raise _Retry(f"no data for {self.stall_timeout:g} s (stalled)") from None
+        await exchange(
+            self.session,
+            self.url,
+            headers,
+            lambda answer, watch: self._receive(answer, offset, watch),
+            token=self.token,
+            max_redirects=self.max_redirects,
+            stall_timeout=self.stall_timeout,
+            on_stall=self.on_stall,
+        )
 
     async def _receive(self, answer: Answer, offset: int, watch: StallWatch) -> None:
         response = answer.response

@@ -8,8 +8,9 @@ which must never see the user's token.
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import final
 
@@ -27,7 +28,9 @@ __all__ = [
     "check_status",
     "content_range_total",
     "describe_error",
+    "exchange",
     "get",
+    "strong_validator",
 ]
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -93,6 +96,45 @@ async def get(
     raise DownloadError(
         f"{url} redirected more than {max_redirects} times (a redirect loop?); check the URL"
     )
+
+
+async def exchange(
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: Mapping[str, str],
+    receive: Callable[[Answer, StallWatch], Awaitable[None]],
+    *,
+    token: str | None,
+    max_redirects: int,
+    stall_timeout: float | None,
+    on_stall: Callable[[float], None] | None,
+) -> None:
+    """One attempt: GET (see :func:`get`), then ``receive(answer, watch)`` reads the body.
+
+    The response is released after a clean read and closed otherwise; a stall
+    of ``stall_timeout`` seconds becomes a :class:`RetryableError`.
+    """
+    with StallWatch(stall_timeout, on_stall) as watch:
+        try:
+            answer = await get(
+                session, url, headers, token=token, max_redirects=max_redirects, watch=watch
+            )
+            try:
+                await receive(answer, watch)
+            except BaseException:
+                answer.response.close()
+                raise
+            answer.response.release()
+        except asyncio.CancelledError:
+            if not watch.claim():
+                raise
+            raise RetryableError(f"no data for {stall_timeout:g} s (stalled)") from None
+
+
+def strong_validator(etag: str | None, last_modified: str | None) -> str | None:
+    """What to send as ``If-Range``: the ETag or Last-Modified, never a weak ETag."""
+    validator = etag or last_modified
+    return validator if validator and not validator.startswith("W/") else None
 
 
 def check_status(answer: Answer, url: str, *, token_withheld: bool) -> None:

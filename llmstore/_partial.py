@@ -14,6 +14,7 @@ __all__ = [
     "PartialState",
     "discard_partial",
     "load_resumable",
+    "partial_bytes",
     "partial_paths",
     "read_sidecar",
     "write_sidecar",
@@ -33,6 +34,9 @@ class PartialState:
     etag: str | None = None
     last_modified: str | None = None
     total: int | None = None
+    #: a segmented download's pieces as ``(start, end, next byte)``; the .part
+    #: then has its full size, so only these say what is in it
+    pieces: tuple[tuple[int, int, int], ...] | None = None
 
 
 def partial_paths(dest: Path) -> tuple[Path, Path]:
@@ -55,7 +59,31 @@ def read_sidecar(sidecar: Path) -> PartialState | None:
         return None
     if not (total is None or (isinstance(total, int) and not isinstance(total, bool))):
         return None
-    return PartialState(url=data["url"], etag=etag, last_modified=modified, total=total)
+    try:
+        pieces = _pieces(data.get("pieces"))
+    except ValueError:
+        return None
+    return PartialState(
+        url=data["url"], etag=etag, last_modified=modified, total=total, pieces=pieces or None
+    )
+
+
+def _pieces(value: object) -> tuple[tuple[int, int, int], ...] | None:
+    """The ``pieces`` of a sidecar; ``ValueError`` when malformed."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ValueError("pieces is not a list")
+    pieces = []
+    for item in value:
+        if not (
+            isinstance(item, list)
+            and len(item) == 3
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in item)
+        ):
+            raise ValueError(f"bad piece {item!r}")
+        pieces.append((item[0], item[1], item[2]))
+    return tuple(pieces)
 
 
 def write_sidecar(sidecar: Path, state: PartialState) -> None:
@@ -63,6 +91,22 @@ def write_sidecar(sidecar: Path, state: PartialState) -> None:
     tmp = sidecar.with_name(sidecar.name + ".tmp")
     tmp.write_text(json.dumps(asdict(state)), encoding="utf-8")
     os.replace(tmp, sidecar)
+
+
+def partial_bytes(dest: Path) -> int:
+    """How many bytes an interrupted download of ``dest`` already has (0 if none).
+
+    A segmented download's ``.part`` has its full size from the start: its
+    sidecar's pieces say how much of it is filled.
+    """
+    part, sidecar = partial_paths(dest)
+    state = read_sidecar(sidecar)
+    if state is not None and state.pieces is not None:
+        return sum(done - start for start, _end, done in state.pieces)
+    try:
+        return os.lstat(part).st_size
+    except OSError:
+        return 0
 
 
 def discard_partial(dest: Path) -> None:
@@ -89,7 +133,13 @@ def load_resumable(
     except OSError:
         size = -1
     limit = expected_size if expected_size is not None else (state.total if state else None)
-    if state is None or size < 0 or state.url != url or (limit is not None and size > limit):
+    if (
+        state is None
+        or state.pieces is not None  # a segmented download's: one stream cannot resume it
+        or size < 0
+        or state.url != url
+        or (limit is not None and size > limit)
+    ):
         discard_partial(dest)
         return None, 0
     if expected_size is not None and state.total is not None and state.total != expected_size:

@@ -27,7 +27,7 @@ from llmstore._gguf import read_gguf_header
 from llmstore._hub import known_key, parse_hub_name
 from llmstore._lock import LockBusyError, hold_lock, lock_is_held, lock_path
 from llmstore._output import Interrupted, Output, human_size, info_fields
-from llmstore._partial import discard_partial, partial_paths
+from llmstore._partial import discard_partial, partial_bytes, partial_paths
 from llmstore.actions.model_management import sha256_file
 from llmstore.catalog import ModelSpec, load_catalog
 from llmstore.errors import (
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     args = parser.parse_args(argv)
     for name, default in GLOBAL_DEFAULTS.items():
-        if not hasattr(args, name):
+        if getattr(args, name, None) is None:
             setattr(args, name, default)
     if args.command is None:
         parser.error("give a COMMAND (see the list above, or run llmstore with no arguments)")
@@ -126,6 +126,7 @@ def _store(args: argparse.Namespace, *, read_only: bool = False) -> LLMStore:
         catalog=catalog,
         endpoint=args.endpoint,
         stall_timeout=args.stall_timeout,
+        connections=args.connections,
         wait_for_lock=True,
         read_only=read_only,
     )
@@ -386,13 +387,14 @@ async def cmd_status(args: argparse.Namespace, output: Output) -> int:
             if _downloading_elsewhere(store, spec):
                 elsewhere.append(spec.key)
             elif any(part.exists() for part in parts):
-                # A split model's parts already in place count as done too.
-                done = [p for p in parts if p.exists()]
-                done += [d for d in dests if d.exists()] if spec.parts else []
+                # A segmented .part counts its filled pieces; a split model's parts
+                # already in place count as done too.
+                done = sum(partial_bytes(dest) for dest in dests)
+                done += sum(d.stat().st_size for d in dests if d.exists()) if spec.parts else 0
                 partial.append(
                     {
                         "key": spec.key,
-                        "bytes": sum(path.stat().st_size for path in done),
+                        "bytes": done,
                         "total": spec.total_size,
                     }
                 )

@@ -306,6 +306,7 @@ def create_llm_store_default_model(
     max_concurrent_downloads: int = 2,
     token: str | None = None,
     stall_timeout: float | None = None,
+    connections: int = 4,
     loader: Callable[[Path], Awaitable[None]] | None = None,
     wait_for_lock: bool = True,
     read_only: bool = False,
@@ -321,12 +322,20 @@ def create_llm_store_default_model(
     huggingface.co, and on the mirror once rewritten), never across a redirect
     to another host. A transfer with no byte for ``stall_timeout`` seconds
     (else ``$LLMSTORE_STALL_TIMEOUT``, else 20) is dropped and resumed.
+    A file of known size is fetched in pieces over ``connections`` connections
+    when the server supports Range (1: one stream; a server without Range gets one).
     ``read_only`` never writes: no models dir is created, nothing is saved, and
     downloads and deletions raise. Raises ``ConfigError`` for unusable values.
     """
     if max_concurrent_downloads < 1:
         raise ConfigError("max_concurrent_downloads must be at least 1")
     timeout = resolve_stall_timeout(stall_timeout)
+    if (
+        isinstance(connections, bool)
+        or not isinstance(connections, int)
+        or not 1 <= connections <= 64
+    ):
+        raise ConfigError(f"connections must be a whole number from 1 to 64 (got {connections!r})")
     directory = resolve_models_dir(models_dir)
     specs = list(catalog if catalog is not None else DEFAULT_CATALOG)
     mirror = resolve_endpoint(endpoint)
@@ -339,6 +348,7 @@ def create_llm_store_default_model(
         max_concurrent_downloads=max_concurrent_downloads,
         token=token if token is not None else os.environ.get("HF_TOKEN") or None,
         stall_timeout=timeout,
+        connections=connections,
         read_only=read_only,
         endpoint=mirror,
         loader=loader,

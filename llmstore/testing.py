@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, TypeVar, final
+from typing import TypeVar, final
 from urllib.parse import quote
 
 from aiohttp import hdrs, web
@@ -110,18 +110,28 @@ class ModelServer:
 
     Use as an async context manager, or call ``start()`` and ``close()``.
     Another loopback address such as ``127.0.0.2`` is another host to a client
-    (for testing what crosses a redirect between hosts).
+    (for testing what crosses a redirect between hosts). ``sendfile=False``
+    serves healthy answers with plain reads too (for clients that hang up
+    mid-body on purpose: aiohttp's ``FileResponse`` can leak its file then).
     With ``token`` set, every request needs ``Authorization: Bearer <token>``
     (401 without one, 403 with a wrong one); ``token`` may be changed at any
     time. ``requests`` lists every request received, in order.
     """
 
     def __init__(
-        self, directory: Path, *, token: str | None = None, host: str = "127.0.0.1"
+        self,
+        directory: Path,
+        *,
+        token: str | None = None,
+        host: str = "127.0.0.1",
+        sendfile: bool = True,
     ) -> None:
         self.directory = Path(directory)
         self.token = token
         self.host = host
+        #: healthy answers through aiohttp's FileResponse (fast); False streams them
+        #: with plain reads, which never leak a file when clients hang up mid-way
+        self.sendfile = sendfile
         self.requests: list[RequestRecord] = []
         self._faults: dict[str, deque[_Scheduled]] = {}
         self._unprepared: dict[int, RequestRecord] = {}
@@ -260,8 +270,10 @@ class ModelServer:
         path = self.directory / name
         if name.startswith(".") or not path.is_file():
             return web.Response(status=404, text=f"{name} not found\n")
-        if fault is None:
+        if fault is None and self.sendfile:
             return await self._file_response(request, path, record)
+        if fault is None:
+            fault = Fault()
         return await self._stream(request, path, fault, record)
 
     async def _file_response(
@@ -305,12 +317,10 @@ class ModelServer:
             response.content_length = end - start + 1 + fault.extra_length
         await response.prepare(request)
         sender = _Sender(request, response, fault, record)
-        # Plain reads: blocks of 256 KiB from a local test file are cheap, and
-        # a thread read racing a cancelled handler's close would leak the file.
-        with path.open("rb") as file:
-            file.seek(start)
-            if not await sender.send_file(file, end - start + 1):
-                return response
+        # Plain reads of 256 KiB blocks, the file open only while one is read: a
+        # handler abandoned mid-send (its client hung up) never holds it open.
+        if not await sender.send_file(path, start, end - start + 1):
+            return response
         while fault.endless:
             if not await sender.send(bytes(_BLOCK)):
                 return response
@@ -340,13 +350,16 @@ class _Sender:
         self.started = time.monotonic()
         self.stalled = False
 
-    async def send_file(self, file: BinaryIO, count: int) -> bool:
-        """Send ``count`` bytes of ``file``; ``False`` when the connection was dropped."""
+    async def send_file(self, path: Path, offset: int, count: int) -> bool:
+        """Send ``count`` bytes of ``path`` from ``offset``; ``False`` once dropped."""
         while count > 0:
-            block = file.read(min(_BLOCK, count))
+            with path.open("rb") as file:
+                file.seek(offset)
+                block = file.read(min(_BLOCK, count))
             if not block:
                 break
             count -= len(block)
+            offset += len(block)
             if not await self.send(block):
                 return False
         return True

@@ -134,6 +134,7 @@ async def _download(store: LLMStore, key: str) -> None:
                             token_withheld=env.token is not None and spec.auth != "hf",
                             verify=verify,
                             stall_timeout=env.stall_timeout,
+                            connections=env.connections,
                         )
                     offset += file_dest.stat().st_size
             except asyncio.CancelledError:

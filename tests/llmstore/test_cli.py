@@ -35,6 +35,8 @@ SERVED: dict[str, tuple[int, float | None, dict[str, str | int]]] = {
     "steady": (3 * MB, 3 * MB, {"general.name": "CLI Steady"}),
     # Slow enough (16 s) to still run after several other commands on a busy machine.
     "slow": (8 * MB, MB // 2, {"general.name": "CLI Slow"}),
+    # A segmented pull of 16 pieces of 2.5 MB (8 s at 5 MB/s).
+    "big": (40 * MB, 5 * MB, {"general.name": "CLI Big"}),
 }
 
 
@@ -173,8 +175,10 @@ def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 20.0) -
 
 
 def _part_has_bytes(cli: Cli, key: str) -> Callable[[], bool]:
-    part = cli.models_dir / f"{key}.gguf.part"
-    return lambda: part.exists() and part.stat().st_size > 0
+    from llmstore._partial import partial_bytes
+
+    # Pieces preallocate the .part: its sidecar says how much is in it.
+    return lambda: partial_bytes(cli.models_dir / f"{key}.gguf") > 0
 
 
 def _stop(process: subprocess.Popen[Any]) -> None:
@@ -218,12 +222,12 @@ def test_unknown_key_fails_with_one_clear_line_and_exit_2(cli: Cli) -> None:
     assert removed.returncode == 2
     assert removed.stdout == ""
     assert removed.stderr.splitlines() == [
-        "error: unknown model 'nope' (known: fast, steady, slow, broken)"
+        "error: unknown model 'nope' (known: fast, steady, slow, big, broken)"
     ]
     pulled = cli.run("--json", "pull", "fast", "nope")
     assert pulled.returncode == 2
     assert json.loads(pulled.stdout) == {
-        "error": "unknown model 'nope' (known: fast, steady, slow, broken)",
+        "error": "unknown model 'nope' (known: fast, steady, slow, big, broken)",
         "exit_code": 2,
     }
     assert not (cli.models_dir / "fast.gguf").exists()  # nothing started
@@ -435,7 +439,7 @@ def test_list_marks_the_selected_model(cli: Cli) -> None:
     assert rows["slow"].split() == ["slow", "CLI", "slow", "idle", "8.0", "MB"]
     listed = cli.json("list")
     assert listed["selected_model_key"] == "steady"
-    assert [m["selected"] for m in listed["models"]] == [False, True, False, False]
+    assert [m["selected"] for m in listed["models"]] == [False, True, False, False, False]
     for model in listed["models"]:
         _check_model_row(model)
     assert cli.json("select", "--none") == {"selected_model_key": None}
@@ -734,3 +738,36 @@ def test_a_stall_shows_in_the_progress_bar_on_a_terminal(cli: Cli) -> None:
     assert exit_code == 0, text
     assert re.search(r"fast \(stalled \ds\)", text), text
     assert "fast: ready at" in text
+
+
+def test_sigkill_mid_segmented_pull_then_pull_fetches_only_the_missing_ranges(cli: Cli) -> None:
+    from llmstore._partial import read_sidecar
+
+    sidecar = cli.models_dir / "big.gguf.part.json"
+
+    def progressed() -> bool:
+        state = read_sidecar(sidecar) if sidecar.exists() else None
+        pieces = state.pieces if state is not None else None
+        return bool(pieces) and sum(d - s for s, _, d in pieces or ()) > 6 * MB
+
+    process = cli.start("--connections", "4", "pull", "big")
+    try:
+        _wait_for(progressed, "the segmented download to make progress")
+        process.kill()  # no cleanup: the .part and its sidecar stay
+    finally:
+        _stop(process)
+    state = read_sidecar(sidecar)
+    assert state is not None and state.pieces is not None and len(state.pieces) == 16
+    missing = sorted(f"bytes={done}-{end - 1}" for _, end, done in state.pieces if done < end)
+    assert len(missing) >= 2  # several pieces were under way at once
+    status = cli.json("status")
+    (partial,) = status["interrupted_downloads"]
+    assert partial["bytes"] == sum(d - s for s, _, d in state.pieces) < 40 * MB
+    cli.served.server.clear_requests()
+    resumed = cli.run("--connections", "4", "pull", "big")
+    assert resumed.returncode == 0, resumed.stderr
+    asked = sorted(r.range or "" for r in cli.served.server.requests_for("big.gguf"))
+    assert asked == missing
+    path = cli.models_dir / "big.gguf"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == cli.served.sha256["big"]
+    assert cli.temporary_files() == []

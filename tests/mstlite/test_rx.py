@@ -124,9 +124,9 @@ def test_observe_with_asyncio_scheduler_and_throttle() -> None:
         cell = Cell.create()
         seen: list[int] = []
         done = asyncio.Event()
-        rx.observe(lambda: cell.x).pipe(ops.debounce(0.02, scheduler=scheduler)).subscribe(
-            lambda v: (seen.append(v), done.set())
-        )
+        rx.observe(lambda: cell.x).pipe(
+            ops.debounce(0.02, scheduler=scheduler)
+        ).subscribe(lambda v: (seen.append(v), done.set()))
         for _ in range(5):
             cell.bump()
         await asyncio.wait_for(done.wait(), 1)

@@ -4,6 +4,7 @@ Usage: ``python pull_worker.py CONFIG``, CONFIG a JSON object:
 
 - ``models_dir``, ``catalog`` (a list of ModelSpec objects), ``key``;
 - ``wait_for_lock`` (default true);
+- ``connections`` (default 1: one stream);
 - ``gated``: announce ``waiting`` and start only after a line on stdin;
 - ``loader_seconds``: run a loader hook that announces itself and sleeps;
 - ``fsize_limit``: cap the size of any file this process writes
@@ -118,6 +119,9 @@ async def main(config: dict[str, Any]) -> None:
         catalog=[ModelSpec.model_validate(spec) for spec in config["catalog"]],
         wait_for_lock=config.get("wait_for_lock", True),
         loader=loader if loader_seconds else None,
+        # The kill points and request counts of these tests are the single stream's;
+        # downloads in pieces have crash tests of their own (tests/llmstore/test_segments.py).
+        connections=int(config.get("connections", 1)),
     )
     key = config["key"]
     result: dict[str, Any] = {}

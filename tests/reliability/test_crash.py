@@ -75,7 +75,7 @@ async def _recover_and_finish(
 ) -> None:
     spec = served.spec(server.url_for(served.filename))
     name = served.filename
-    store = create_llm_store_default_model(models_dir=models_dir, catalog=[spec])
+    store = create_llm_store_default_model(models_dir=models_dir, catalog=[spec], connections=1)
     async with store:
         assert store.warnings == [], "a torn state file or a stray file was found"
         model = store.model(served.key)

@@ -163,7 +163,9 @@ def test_delete_in_one_process_while_another_downloads_corrupts_neither(
 
     async def delete_while_downloading() -> None:
         catalog = [previous.spec(url)]
-        store = create_llm_store_default_model(models_dir=models_dir, catalog=catalog)
+        store = create_llm_store_default_model(
+            models_dir=models_dir, catalog=catalog, connections=1
+        )
         async with store:
             assert store.model(served.key).status is ModelStatus.READY
             worker = start_worker(
@@ -186,7 +188,7 @@ def test_delete_in_one_process_while_another_downloads_corrupts_neither(
             result = worker.result()
             assert (result["status"], result.get("exception")) == ("ready", None)
 
-        store = create_llm_store_default_model(models_dir=models_dir, catalog=[spec])
+        store = create_llm_store_default_model(models_dir=models_dir, catalog=[spec], connections=1)
         async with store:
             assert store.model(served.key).status is ModelStatus.READY
 
