@@ -1,0 +1,187 @@
+"""The documented differences from MST, each recognised by name, and ``classify``.
+
+These are kept on purpose (README, "Differences from MobX-State-Tree"). A
+recogniser says yes only to a divergence that the difference explains
+exactly; it never loosens the comparison for anything else. ``classify``
+tries them first, then the open items of issue 16 (``open_items.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonpatch
+import jsonpointer
+
+from .case import Case, Difference, has_duplicate_ids, item_ids, values_of
+from .stream import explain_stream, map_key_order
+
+__all__ = ["DOCUMENTED", "MST_DEFECTS", "classify"]
+
+
+def _mstlite_failed_alone(case: Case) -> dict[str, Any] | None:
+    """The op mstlite failed at, when MST did not fail at that op (or before it)."""
+    failed = case.py.get("failed")
+    if case.phase != "step" or failed is None:
+        return None
+    theirs = case.js.get("failed")
+    if theirs is not None and theirs <= failed:
+        return None
+    return case.op(failed)
+
+
+def transactions(case: Case) -> bool:
+    """Both failed at the same op; mstlite rolled the whole step back, MST kept its writes.
+
+    MST's patches must begin with exactly what mstlite emits for the ops before
+    the failing one, and undoing all of MST's patches must give the snapshot
+    before the step: the only difference is the rollback.
+    """
+    failed = case.py.get("failed")
+    if case.phase != "step" or failed is None or case.js.get("failed") != failed:
+        return False
+    if case.py["patches"] or not case.equal(case.py["snapshot"], case.before):
+        return False
+    done = case.prefix(failed)
+    ahead = case.js["patches"][: len(done["patches"])]
+    if done["threw"] or not case.equal(ahead, done["patches"]):
+        return False
+    from mstlite.patch import apply as apply_json_patch
+
+    try:
+        undone = apply_json_patch(case.js["snapshot"], list(reversed(case.js["inverses"])))
+    except Exception:
+        return False
+    return case.equal(undone, case.before) and bool(case.js["patches"])
+
+
+def unique_identifiers(case: Case) -> bool:
+    """mstlite refused a second Item with one identifier, which MST's tree then held."""
+    if case.phase == "create":
+        error = case.py["error"] or ""
+        return "used twice" in error and has_duplicate_ids(case.js["snapshot"])
+    if _mstlite_failed_alone(case) is None or "used twice" not in (case.py["error"] or ""):
+        return False
+    return any(has_duplicate_ids(state) for state in case.states(case.js))
+
+
+def rfc6902_strict(case: Case) -> bool:
+    """mstlite refused a patch list that RFC 6902 (per ``jsonpatch``) refuses too; MST took it."""
+    op = _mstlite_failed_alone(case)
+    if op is None or op["k"] != "patch" or not (case.py["error"] or "").startswith("PatchError"):
+        return False
+    done = case.prefix(case.py["failed"])
+    try:
+        document = jsonpointer.resolve_pointer(done["snapshot"], _pointer(op["t"]))
+        jsonpatch.apply_patch(document, op["v"])
+    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
+        return True
+    return False
+
+
+def _pointer(parts: list[Any]) -> str:
+    return "".join(f"/{part}" for part in parts)
+
+
+def unknown_keys(case: Case) -> bool:
+    """mstlite refused a snapshot with an undeclared key (``zz``), which MST dropped."""
+    error = case.py["error"] or ""
+    if "Extra inputs are not permitted" not in error:
+        return False
+    if case.phase == "create":
+        carrier: Any = case.script["init"]
+        dropped = not case.js["threw"] and "zz" not in str(case.js["snapshot"])
+    else:
+        op = _mstlite_failed_alone(case)
+        carrier, dropped = op, True
+    return dropped and any(isinstance(v, dict) and "zz" in v for v in values_of(carrier))
+
+
+def failed_write_leaves_mst_inconsistent(case: Case) -> bool:
+    """MST defect: after a write that throws, its tree is not what its own patches describe.
+
+    (Seen: ``apply_patch`` on a map of identified models, ``replace /c`` then
+    a ``replace /c`` whose identifier is not ``c``: MST emits ``add /imap/c``,
+    throws, and is left holding the node under the key ``""``.) mstlite rolls
+    the step back; there is no MST state to compare with.
+    """
+    failed = case.py.get("failed")
+    if case.phase != "step" or failed is None or case.js.get("failed") != failed:
+        return False
+    if case.py["patches"] or not case.equal(case.py["snapshot"], case.before):
+        return False
+    from mstlite.patch import apply as apply_json_patch
+
+    try:
+        described = apply_json_patch(case.before, case.js["patches"])
+    except Exception:
+        return True
+    return not case.equal(described, case.js["snapshot"])
+
+
+def mst_replay_drops_same_action_reference(case: Case) -> bool:
+    """MST defect: MST keeps a safe reference written in the action that removed its target,
+    but a replay of the very same patches drops it.
+
+    Both sides' streams are equal here (the run agreed); replaying them on a
+    fresh MST tree clears the references that MST's own run kept.
+    """
+    if case.phase != "replay_on_mst" or case.found.detail is None:
+        return False
+    got, expected = case.found.detail["got"], case.found.detail["expected"]
+    if got.get("threw") or not case.equal(case.py["patches"], case.js["patches"]):
+        return False
+    snapshot = got["snapshot"]
+    present = set(item_ids(expected))
+    rest = {"sref": None, "srefs": []}
+    return (case.equal({**snapshot, **rest}, {**expected, **rest})
+            and snapshot["srefs"] == [r for r in expected["srefs"] if r in present]
+            and snapshot["sref"] == (expected["sref"] if expected["sref"] in present else None)
+            and not case.equal(snapshot, expected))
+
+
+def mst_ghost_identifier(case: Case) -> bool:
+    """MST defect: a write that threw left a node in MST's identifier cache.
+
+    (Seen: ``apply_patch`` ``replace /e`` of a map of identified models with a
+    snapshot whose identifier is ``c``: MST throws, emits nothing, its snapshot
+    is unchanged, yet later resolving ``c`` reports "multiple candidates".)
+    """
+    if case.phase != "undo_mst" or case.found.detail is None:
+        return False
+    got = case.found.detail["got"]
+    return (bool(got.get("threw")) and "multiple candidates" in (got.get("error") or "")
+            and not has_duplicate_ids(case.found.detail["expected"])
+            and not has_duplicate_ids(got.get("snapshot")))
+
+
+#: MST's own inconsistencies that the harness met: not differences of mstlite's
+#: to document nor bugs of mstlite's to fix, but named so that they are explained.
+MST_DEFECTS: list[Difference] = [
+    Difference("MST defect: a failed write leaves a tree its patches do not describe",
+               failed_write_leaves_mst_inconsistent),
+    Difference("MST defect: replaying its own stream drops a same-action safe reference",
+               mst_replay_drops_same_action_reference),
+    Difference("MST defect: a failed write leaves a ghost in its identifier cache",
+               mst_ghost_identifier),
+]
+
+#: The differences kept on purpose (README: "Differences from MobX-State-Tree").
+DOCUMENTED: list[Difference] = [
+    Difference("actions are transactions", transactions),
+    Difference("identifiers are unique per type in a tree", unique_identifiers),
+    Difference("apply_patch is RFC 6902-strict", rfc6902_strict),
+    Difference("map keys keep insertion order", rewrite=map_key_order),
+    Difference("unknown keys in a snapshot are rejected", unknown_keys),
+]
+
+
+def classify(case: Case) -> list[str] | None:
+    """The names explaining ``case`` (documented differences, open items), or ``None``."""
+    from .open_items import OPEN
+
+    known = [*DOCUMENTED, *OPEN, *MST_DEFECTS]
+    for difference in known:
+        if difference.recognise is not None and difference.recognise(case):
+            return [difference.name]
+    return explain_stream(case, known)
