@@ -27,6 +27,7 @@ __all__ = [
     "Difference",
     "Pair",
     "has_duplicate_ids",
+    "is_clash",
     "is_clearing",
     "item_ids",
     "js_key_rank",
@@ -73,6 +74,12 @@ def item_ids(snapshot: Any) -> list[str]:
     if snapshot.get("owner"):
         ids.append(snapshot["owner"]["id"])
     return ids
+
+
+def is_clash(error: str | None) -> bool:
+    """``error`` is mstlite refusing a second node with an identifier already in the tree."""
+    text = error or ""
+    return any(m in text for m in ("used twice", "already used", "IdentifierClashError"))
 
 
 def has_duplicate_ids(snapshot: Any) -> bool:

@@ -8,12 +8,14 @@ tries them first, then the open items of issue 16 (``open_items.py``).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonpatch
 import jsonpointer
 
-from .case import Case, Difference, has_duplicate_ids, item_ids, values_of
+from . import runner_py
+from .case import Case, Difference, has_duplicate_ids, is_clash, item_ids, values_of
 from .stream import explain_stream, map_key_order
 
 __all__ = ["DOCUMENTED", "MST_DEFECTS", "classify"]
@@ -59,21 +61,32 @@ def unique_identifiers(case: Case) -> bool:
     """mstlite refused a second Item with one identifier, which MST's tree then held."""
     if case.phase == "create":
         error = case.py["error"] or ""
-        return "used twice" in error and has_duplicate_ids(case.js["snapshot"])
-    if _mstlite_failed_alone(case) is None or "used twice" not in (case.py["error"] or ""):
+        return is_clash(error) and has_duplicate_ids(case.js["snapshot"])
+    if _mstlite_failed_alone(case) is None or not is_clash(case.py["error"]):
         return False
     return any(has_duplicate_ids(state) for state in case.states(case.js))
 
 
 def rfc6902_strict(case: Case) -> bool:
-    """mstlite refused a patch list that RFC 6902 (per ``jsonpatch``) refuses too; MST took it."""
+    """mstlite refused a patch that RFC 6902 (per ``jsonpatch``) refuses too; MST took it.
+
+    The patch is judged on the document it met: the tree after the patches
+    before it in the same list (which may have cleared safe references).
+    """
     op = _mstlite_failed_alone(case)
-    if op is None or op["k"] != "patch" or not (case.py["error"] or "").startswith("PatchError"):
+    error = case.py["error"] or ""
+    number = re.match(r"PatchError: patch ([0-9]+) ", error)
+    if op is None or op["k"] != "patch" or number is None:
         return False
-    done = case.prefix(case.py["failed"])
+    index = int(number.group(1))
+    earlier = {**op, "v": op["v"][:index]}
+    steps = [*case.script["steps"][: case.found.step], [*case.ops[: case.py["failed"]], earlier]]
+    done = runner_py.run_script({"init": case.script["init"], "steps": steps})["steps"][-1]
+    if done["threw"]:
+        return False
     try:
         document = jsonpointer.resolve_pointer(done["snapshot"], _pointer(op["t"]))
-        jsonpatch.apply_patch(document, op["v"])
+        jsonpatch.apply_patch(document, [op["v"][index]])
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
         return True
     return False
@@ -140,19 +153,81 @@ def mst_replay_drops_same_action_reference(case: Case) -> bool:
             and not case.equal(snapshot, expected))
 
 
-def mst_ghost_identifier(case: Case) -> bool:
-    """MST defect: a write that threw left a node in MST's identifier cache.
+_GHOST_SIGNS = ("multiple candidates", "Cannot read properties of undefined")
 
-    (Seen: ``apply_patch`` ``replace /e`` of a map of identified models with a
-    snapshot whose identifier is ``c``: MST throws, emits nothing, its snapshot
-    is unchanged, yet later resolving ``c`` reports "multiple candidates".)
+
+def _threw_before(case: Case) -> bool:
+    """Some step before the diverging one threw (any step, for a replay or undo)."""
+    steps = case.script["steps"]
+    if case.phase == "step":
+        steps = steps[: case.found.step]
+    result = runner_py.run_script({"init": case.script["init"], "steps": steps})
+    return any(step["threw"] for step in result["steps"])
+
+
+def mst_ghost_nodes(case: Case) -> bool:
+    """MST defect: a write that threw leaves its half-built nodes in MST's identifier cache.
+
+    (Seen: a splice whose second snapshot is invalid, after its first one
+    ``{"id": "e"}`` was built; ``imap["e"] = {"id": "c"}`` refused for its
+    key.) MST's tree holds one ``e``, yet a later step finds "multiple
+    candidates" for ``e`` (even "/items/0, /items/0"), fails inside MST
+    ("Cannot read properties of undefined (reading 'cache')"), or a later
+    undo leaves the node under the key ``""``. mstlite rolled the failed
+    write back whole and stays sound.
     """
-    if case.phase != "undo_mst" or case.found.detail is None:
+    if case.phase == "step":
+        mine = case.py.get("failed")
+        theirs = case.js.get("failed")
+        if theirs is None or (mine is not None and mine <= theirs):
+            return False
+        error, state = case.js["error"] or "", case.before
+        ghost_key = False
+    elif case.phase in ("undo_mst", "replay_on_mst") and case.found.detail is not None:
+        got = case.found.detail["got"]
+        error, state = got.get("error") or "", case.found.detail["expected"]
+        held = (got.get("snapshot") or {}).get("imap") or {}
+        ghost_key = "" in held and "" not in state["imap"]
+    else:
         return False
-    got = case.found.detail["got"]
-    return (bool(got.get("threw")) and "multiple candidates" in (got.get("error") or "")
-            and not has_duplicate_ids(case.found.detail["expected"])
-            and not has_duplicate_ids(got.get("snapshot")))
+    signs = ghost_key or any(sign in error for sign in _GHOST_SIGNS)
+    return signs and not has_duplicate_ids(state) and _threw_before(case)
+
+
+def mst_overwrite_dangling_reference(case: Case) -> bool:
+    """MST defect: writing over a reference whose target is not in the tree throws.
+
+    (``ref = owner`` while ``ref`` holds ``"d"`` and no ``d`` is in the tree:
+    MST throws "Failed to resolve reference 'd'"; so does a ``replace`` patch
+    of a safe reference MST has not cleared yet.) mstlite writes it.
+    """
+    failed = case.js.get("failed")
+    match = re.search(r"Failed to resolve reference '([^']*)'", case.js.get("error") or "")
+    if case.phase != "step" or failed is None or match is None:
+        return False
+    mine = case.py.get("failed")
+    if mine is not None and mine <= failed:
+        return False
+    state = case.prefix(failed)["snapshot"]
+    held = [state["ref"], state["sref"], *state["srefs"]]
+    return match.group(1) not in item_ids(state) and (
+        match.group(1) in held or case.op(failed)["k"] == "patch")  # type: ignore[index]
+
+
+def mst_node_twice_in_array(case: Case) -> bool:
+    """MST defect: a splice inserting a node its array already holds keeps it at two indices.
+
+    (``items[0:2] = [items[2]]``: MST's array then holds the one node twice,
+    ``[b, b]``; mstlite refuses, "it is already in this array".)
+    """
+    op = _mstlite_failed_alone(case)
+    if op is None or "already in this array" not in (case.py["error"] or ""):
+        return False
+    sources = [v["$node"] for v in values_of(op.get("v")) if isinstance(v, dict) and "$node" in v]
+    if not any(source[:-1] == op["t"] for source in sources):
+        return False
+    ids = [item["id"] for item in case.js["snapshot"][op["t"][0]]]
+    return len(ids) != len(set(ids))
 
 
 #: MST's own inconsistencies that the harness met: not differences of mstlite's
@@ -162,8 +237,12 @@ MST_DEFECTS: list[Difference] = [
                failed_write_leaves_mst_inconsistent),
     Difference("MST defect: replaying its own stream drops a same-action safe reference",
                mst_replay_drops_same_action_reference),
-    Difference("MST defect: a failed write leaves a ghost in its identifier cache",
-               mst_ghost_identifier),
+    Difference("MST defect: a write that threw leaves ghost nodes in its identifier cache",
+               mst_ghost_nodes),
+    Difference("MST defect: writing over a reference to a missing target throws",
+               mst_overwrite_dangling_reference),
+    Difference("MST defect: a splice can put a node twice into its own array",
+               mst_node_twice_in_array),
 ]
 
 #: The differences kept on purpose (README: "Differences from MobX-State-Tree").

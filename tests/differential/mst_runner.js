@@ -146,6 +146,8 @@ function runOp(root, op) {
       const at = op.i % len();
       const v = value(root, op.v);
       if (v === SKIP) return "skip";
+      // Python's a[i] = v needs i < len(a); taking v may have shortened the array.
+      if (at >= len()) throw new Error(`IndexError: index ${at} out of range`);
       target[at] = v;
       return null;
     }

@@ -12,7 +12,7 @@ describes, nothing wider.
 
 from __future__ import annotations
 
-from .case import Case, Difference, has_duplicate_ids, item_ids, values_of
+from .case import Case, Difference, has_duplicate_ids, is_clash, item_ids, values_of
 from .differences import _mstlite_failed_alone
 from .stream import (
     clearing_order,
@@ -43,7 +43,7 @@ def splice_same_identifier(case: Case) -> bool:
     op = _mstlite_failed_alone(case)
     if op is None or op["k"] not in ("splice", "setitem", "replace") or op["t"] != ["items"]:
         return False
-    if "used twice" not in (case.py["error"] or ""):
+    if not is_clash(case.py["error"]):
         return False
     if any(has_duplicate_ids(state) for state in case.states(case.js)):
         return False
@@ -86,9 +86,14 @@ def required_child_default(case: Case) -> bool:
 def same_slot_assignment(case: Case) -> bool:
     """16.7: assigning a node to the slot it already occupies raises; MST does nothing."""
     op = _mstlite_failed_alone(case)
-    if op is None or op["k"] != "set" or not isinstance(op["v"], dict):
+    if op is None or op["k"] not in ("set", "setitem") or not isinstance(op["v"], dict):
         return False
-    return op["v"].get("$node") == [*op["t"], op["p"]]
+    source = op["v"].get("$node")
+    if op["k"] == "set":
+        return bool(source == [*op["t"], op["p"]])
+    length = len(case.prefix(case.py["failed"])["snapshot"][op["t"][0]])
+    return (isinstance(source, list) and source[:-1] == op["t"] and length > 0
+            and source[-1] % length == op["i"] % length)
 
 
 def _is_model_path(parts: list[str]) -> bool:
@@ -120,8 +125,7 @@ def identifier_moves_earlier(case: Case) -> bool:
     op = _mstlite_failed_alone(case)
     if op is None or op["k"] != "snap" or op["t"] != []:
         return False
-    error = case.py["error"] or ""
-    if "IdentifierClash" not in error and "used twice" not in error:
+    if not is_clash(case.py["error"]):
         return False
     return not has_duplicate_ids(op["v"]) and not any(
         has_duplicate_ids(state) for state in case.states(case.js))

@@ -85,10 +85,12 @@ def _run_op(root: Model, op: Mapping[str, Any]) -> None:
     elif kind == "del":
         del target[op["i"] % len(target)]
     elif kind == "setitem":
-        target[op["i"] % len(target)] = _value(root, op["v"])
+        at = op["i"] % len(target)  # before the value: taking it may detach an item
+        target[at] = _value(root, op["v"])
     elif kind == "splice":
         start = op["i"] % (len(target) + 1)
-        target[start : min(start + op["n"], len(target))] = _values(root, op["v"])
+        end = min(start + op["n"], len(target))
+        target[start:end] = _values(root, op["v"])
     elif kind == "replace":
         target[:] = _values(root, op["v"])
     elif kind == "remove":

@@ -38,28 +38,29 @@ def _key(pair: Pair) -> str:
 
 
 def _extra_clearings(mine: list[Pair], theirs: list[Pair]) -> list[Pair]:
-    """MST's clearing pairs beyond those mstlite emitted too (matched by kind, not index)."""
-    available = Counter(_key(_clearing_kind(p)) for p in mine if is_clearing(p[0]))
+    """MST's clearing pairs dropping identifiers that mstlite's clearings do not drop."""
+    available = Counter(i for p in mine if is_clearing(p[0]) for i in _cleared_ids(p))
     extra = []
     for pair in theirs:
         if not is_clearing(pair[0]):
             continue
-        kind = _key(_clearing_kind(pair))
-        if available[kind]:
-            available[kind] -= 1
+        ids = Counter(_cleared_ids(pair))
+        if all(available[i] >= n for i, n in ids.items()):
+            available.subtract(ids)
         else:
             extra.append(pair)
     return extra
 
 
-def _cleared_ids(pair: Pair) -> set[str]:
+def _cleared_ids(pair: Pair) -> list[str]:
+    """The identifiers a clearing pair drops (read from its inverse)."""
     value = pair[1].get("value")
-    return {v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)}
+    return [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
 
 
 def _target_in_tree(case: Case, pair: Pair) -> bool:
     """The identifier MST's clearing dropped was still in its tree when it cleared it."""
-    return _cleared_ids(pair) <= set(item_ids(case.js_state_before(pair)))
+    return set(_cleared_ids(pair)) <= set(item_ids(case.js_state_before(pair)))
 
 
 def _detaches(ops: list[dict[str, Any]]) -> bool:
@@ -85,8 +86,11 @@ def dangling_clearings(case: Case, mine: Pairs, theirs: Pairs) -> Streams:
 
 
 def _clearing_kind(pair: Pair) -> Pair:
-    path = pair[0]["path"]
-    return ({"op": pair[0]["op"], "path": path if path in ("/sref", "/srefs") else "/srefs/N"}, {})
+    """What a clearing does, without the index: ``replace /srefs []`` is how both
+    sides remove the last item of an array, so it counts as a removal."""
+    if pair[0]["path"] == "/sref":
+        return ({"op": "replace", "path": "/sref"}, {})
+    return ({"op": "remove", "path": "/srefs/N"}, {})
 
 
 def _canonical_clearing_runs(pairs: list[Pair]) -> list[Pair]:
