@@ -14,7 +14,9 @@ const readline = require("readline");
 
 const modules = path.resolve(process.argv[2]);
 const mst = require(path.join(modules, "mobx-state-tree"));
+const mobx = require(path.join(modules, "mobx"));
 const { types, getSnapshot, applySnapshot, applyPatch, onPatch, detach, destroy } = mst;
+const probes = require("./mst_probes.js")(mst, mobx);
 
 const Item = types.model("Item", {
   id: types.identifier,
@@ -293,6 +295,7 @@ lines.on("line", (line) => {
     const request = JSON.parse(line);
     if (request.cmd === "run") reply = runScript(request.script);
     else if (request.cmd === "replay") reply = replay(request.init, request.steps);
+    else if (request.cmd === "probe") reply = probes[request.name](...(request.args || []));
     else if (request.cmd === "versions")
       reply = {
         node: process.version,

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from benchmarks._mst_js import MST_DIR, prepare
 
-__all__ = ["EXPECTED_VERSIONS", "NodeSide", "unavailable"]
+__all__ = ["EXPECTED_VERSIONS", "NodeSide", "in_ci", "missing_node_outcome", "unavailable"]
 
 RUNNER = Path(__file__).resolve().with_name("mst_runner.js")
 #: The versions the issue pins; a different install is refused, not compared.
@@ -25,6 +26,21 @@ EXPECTED_VERSIONS = {"mobx-state-tree": "9.0.0", "mobx": "7.1.3"}
 def unavailable() -> str | None:
     """Why the MST side cannot run here (``node`` missing, ``npm ci`` failed), or ``None``."""
     return prepare()
+
+
+def in_ci(environ: Mapping[str, str] | None = None) -> bool:
+    """True under CI (``CI`` set to anything but empty, ``0`` or ``false``)."""
+    value = (os.environ if environ is None else environ).get("CI", "")
+    return value.strip().lower() not in ("", "0", "false", "no")
+
+
+def missing_node_outcome(reason: str, environ: Mapping[str, str] | None = None) -> str:
+    """What a test does without the MST side: ``"fail"`` under CI, else ``"skip"``.
+
+    CI must run the differential test, so there a missing ``node`` is an error,
+    never a silent skip.
+    """
+    return "fail" if in_ci(environ) else "skip"
 
 
 class NodeSide:

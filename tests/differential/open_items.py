@@ -61,19 +61,6 @@ def splice_same_identifier(case: Case) -> bool:
     return bool(added_ids & {item["id"] for item in removed})
 
 
-def stale_changed_mark(case: Case) -> bool:
-    """16.5: get_snapshot raises TypeError ('<' not supported) after a node moved."""
-    for field in ("snapshot",):
-        value = (case.found.detail or {}).get("got", case.py)
-        for source in (case.py, value):
-            snap = source.get(field) if isinstance(source, dict) else None
-            if isinstance(snap, dict) and "not supported between instances" in str(
-                snap.get("$error", "")
-            ):
-                return True
-    return False
-
-
 def required_child_default(case: Case) -> bool:
     """16.6: detach/destroy of the required child with a default raises; MST puts the default."""
     op = _mstlite_failed_alone(case)
@@ -128,15 +115,18 @@ def identifier_moves_earlier(case: Case) -> bool:
         return False
     if not is_clash(case.py["error"]):
         return False
-    return not has_duplicate_ids(op["v"]) and not any(
-        has_duplicate_ids(state) for state in case.states(case.js))
+    # Valid as a whole, and MST ends without duplicates (it may pass through one
+    # while it applies the properties in order: that is the point of the item).
+    return not has_duplicate_ids(op["v"]) and not has_duplicate_ids(case.js["snapshot"])
 
 
 #: OPEN items of issue 16, by number. REMOVE EACH ENTRY WHEN ITS ITEM IS FIXED: the
 #: differential test must then fail on any reappearance of that divergence.
 #: (Items 11, 12, 14 and 15 cannot appear in these scripts: no computed views,
-#: no array of unidentified models, shallow trees, no plain-JSON patching; their
-#: tests are in test_mst_divergences.py.)
+#: no array of unidentified models, shallow trees, no plain-JSON patching. Item 5
+#: does not either: the runner's on_patch listener keeps the snapshot marks fresh,
+#: and the crash needs a tree nobody listens to; a crash would be unexplained. All
+#: have their tests in test_mst_divergences.py.)
 OPEN: list[Difference] = [
     Difference("16.1 detach does not clear safe references", rewrite=detach_clearings),
     Difference("16.2 a safe reference to a missing identifier is kept",
@@ -144,8 +134,6 @@ OPEN: list[Difference] = [
     Difference("16.3 safe references are cleared in another order", rewrite=clearing_order),
     Difference("16.4 a splice re-adding an identifier raises 'used twice'",
                splice_same_identifier),
-    Difference("16.5 get_snapshot raises TypeError after a move (stale changed mark)",
-               stale_changed_mark),
     Difference("16.6 detach/destroy of a required child with a default raises",
                required_child_default),
     Difference("16.7 assigning a node to its own slot raises", same_slot_assignment),
