@@ -88,6 +88,10 @@ class NodeSide:
         result: dict[str, Any] = self._ask({"cmd": "replay", "init": init, "steps": batches})
         return result
 
+    def probe(self, name: str, *args: Any) -> Any:
+        """The result of the scenario ``name`` of mst_probes.js."""
+        return self._ask({"cmd": "probe", "name": name, "args": list(args)})
+
     def close(self) -> None:
         """End the node process."""
         if self._process.stdin is not None:
