@@ -34,7 +34,8 @@ class Divergence:
     ``phase`` is ``create``, ``step`` (running the script), ``replay_on_mst`` /
     ``replay_on_mstlite`` (the other side's patch stream applied to a fresh tree
     of this side) or ``undo_mst`` / ``undo_mstlite`` (a side undoing each step
-    with its own inverse patches, last step first). ``step`` indexes the
+    with its own inverse patches, last step first) or ``unobserved_mstlite``
+    (mstlite run again with nobody observing it). ``step`` indexes the
     script's steps (``-1`` for create); ``field`` names what differs.
     ``mstlite`` and ``mst`` are the two sides' results of that step (of
     creation for ``create``); ``detail`` is what a replay or undo gave

@@ -3,7 +3,9 @@
 ``Harness.check(script)`` runs the script on mstlite and on MST, compares
 creation and every step (throw or not, skipped ops, patches, inverse patches,
 snapshot), then replays each side's patch stream on a fresh tree of the other
-side and undoes each step with its inverse patches on both. The first
+side and undoes each step with its inverse patches on both, and finally
+runs the script on mstlite once more with nobody observing the tree (no
+listener, no snapshot read until the end) for the same final snapshot. The first
 divergence is handed to the classifiers (``differences.py``: the documented
 differences, then the open items of issue 16); when one explains it, the step
 is dropped and the rest of the script is checked again, so one explained
@@ -20,7 +22,13 @@ from typing import Any
 
 from . import runner_py
 from .case import Case
-from .compare import Divergence, first_divergence, replay_divergence, undo_divergence
+from .compare import (
+    Divergence,
+    first_divergence,
+    json_equal,
+    replay_divergence,
+    undo_divergence,
+)
 from .differences import classify
 from .node_side import NodeSide
 
@@ -83,7 +91,17 @@ class Harness:
         found = replay_divergence("replay_on_mstlite", py, js, replayed_on_py)
         if found is not None:
             return found
-        return undo_divergence("undo_mstlite", py, js) or undo_divergence("undo_mst", py, js)
+        found = undo_divergence("undo_mstlite", py, js) or undo_divergence("undo_mst", py, js)
+        if found is not None or not py["steps"]:
+            return found
+        unobserved = runner_py.run_unobserved(script)
+        last = py["steps"][-1]
+        if not json_equal(unobserved, last["snapshot"]):
+            detail = {"got": {"snapshot": unobserved}, "expected": last["snapshot"]}
+            index = len(py["steps"]) - 1
+            return Divergence("unobserved_mstlite", index, "final snapshot", last,
+                              js["steps"][index], detail)
+        return None
 
     def explain(self, script: dict[str, Any], found: Divergence) -> list[str] | None:
         """The name explaining ``found``; a step of several ops is cut at its first diverging op.

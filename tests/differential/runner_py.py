@@ -27,7 +27,7 @@ from mstlite import (
 
 from .schema import Root
 
-__all__ = ["replay", "run_script"]
+__all__ = ["replay", "run_script", "run_unobserved"]
 
 
 class _Skip(Exception):
@@ -155,6 +155,41 @@ def _apply_batches(root: Model, batches: list[list[Any]]) -> list[dict[str, Any]
     return out
 
 
+def _run_step(root: Model, step: list[Any]) -> tuple[str | None, int | None, list[bool]]:
+    """Run one step as one action: (error message, index of the op that raised, skips)."""
+    skips: list[bool] = []
+    current: list[int] = []
+
+    def run() -> None:
+        for op in step:
+            current[:] = [len(skips)]
+            try:
+                _run_op(root, op)
+                skips.append(False)
+            except _Skip:
+                skips.append(True)
+
+    try:
+        root.batch(run)
+    except Exception as caught:
+        return _message(caught), current[0] if current else None, skips
+    return None, None, skips
+
+
+def run_unobserved(script: Mapping[str, Any]) -> Any:
+    """The final snapshot of ``script`` run with no listener and no snapshot read before the end.
+
+    Observing a tree must not change it: the harness compares this with the
+    observed run's last snapshot (issue 16 item 5 shows only here).
+    """
+    root, _ = _create(script["init"])
+    if root is None:
+        return None
+    for step in script["steps"]:
+        _run_step(root, step)
+    return _snap(root)
+
+
 def run_script(script: Mapping[str, Any]) -> dict[str, Any]:
     """Run ``script`` on mstlite: the same result document as the Node runner's ``run``."""
     root, error = _create(script["init"])
@@ -179,31 +214,12 @@ def run_script(script: Mapping[str, Any]) -> dict[str, Any]:
     dispose = on_patch(root, listen)
     for step in script["steps"]:
         patches, inverses = [], []
-        skips: list[bool] = []
-
-        failed: list[int] = []
-
-        def run(
-            step: list[Any] = step, skips: list[bool] = skips, failed: list[int] = failed
-        ) -> None:
-            for op in step:
-                failed[:] = [len(skips)]
-                try:
-                    _run_op(root, op)
-                    skips.append(False)
-                except _Skip:
-                    skips.append(True)
-
-        error = None
-        try:
-            root.batch(run)
-        except Exception as caught:
-            error = _message(caught)
+        error, failed, skips = _run_step(root, step)
         result["steps"].append(
             {
                 "threw": error is not None,
                 "error": error,
-                "failed": failed[0] if error is not None and failed else None,
+                "failed": failed,
                 "skips": skips,
                 "patches": patches,
                 "inverses": inverses,

@@ -65,6 +65,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "init": {"items": [{"id": "a"}]},
         "steps": [[{"k": "splice", "t": ["items"], "i": 0, "n": 1,
                     "v": [{"id": "a", "name": "x"}]}]]},
+    "16.5 get_snapshot raises TypeError after a move (stale changed mark)": {
+        "init": {"items": [{"id": "a"}, {"id": "b"}]},
+        "steps": [[{"k": "set", "t": ["items", 0], "p": "name", "v": "x"},
+                   {"k": "mset", "t": ["imap"], "key": "a", "v": {"$detach": ["items", 0]}}]]},
     "16.6 detach/destroy of a required child with a default raises": {"init": {}, "steps": [[
         {"k": "detach", "t": ["child"]}]]},
     "16.7 assigning a node to its own slot raises": {"init": {"owner": {"id": "a"}}, "steps": [[
