@@ -10,11 +10,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from benchmarks._mst_js import MST_DIR, prepare
+try:
+    from benchmarks._mst_js import MST_DIR, prepare
+except ModuleNotFoundError:  # plain `pytest` puts tests/, not the repo root, on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks._mst_js import MST_DIR, prepare
 
 __all__ = ["EXPECTED_VERSIONS", "NodeSide", "in_ci", "missing_node_outcome", "unavailable"]
 
