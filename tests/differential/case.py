@@ -148,7 +148,10 @@ class Case:
     @property
     def ops(self) -> list[dict[str, Any]]:
         """The ops of the diverging step ([] for creation)."""
-        return [] if self.found.step < 0 else self.script["steps"][self.found.step]  # type: ignore[no-any-return]
+        if self.found.step < 0:
+            return []
+        ops: list[dict[str, Any]] = self.script["steps"][self.found.step]
+        return ops
 
     def op(self, index: int | None) -> dict[str, Any] | None:
         """Op ``index`` of the step, or ``None``."""

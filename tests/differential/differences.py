@@ -157,7 +157,7 @@ def _replay_drops_ghost_references(case: Case) -> bool:
         return False
     snapshot = got["snapshot"]
     present = set(item_ids(expected))
-    rest = {"sref": None, "srefs": []}
+    rest: dict[str, Any] = {"sref": None, "srefs": []}
     return (case.equal({**snapshot, **rest}, {**expected, **rest})
             and snapshot["srefs"] == [r for r in expected["srefs"] if r in present]
             and snapshot["sref"] == (expected["sref"] if expected["sref"] in present else None)

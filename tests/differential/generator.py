@@ -149,7 +149,8 @@ class _Gen:
 
     # -- values that may be live nodes -------------------------------------------
     def node_source(self) -> list[Any]:
-        return self.pick([["owner"], ["items", self.r.randint(0, 2)], ["imap", self.pick(IDS)]])
+        sources = [["owner"], ["items", self.r.randint(0, 2)], ["imap", self.pick(IDS)]]
+        return list(self.pick(sources))
 
     def item_value(self) -> Any:
         roll = self.r.random()

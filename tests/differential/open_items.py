@@ -12,6 +12,8 @@ describes, nothing wider.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .case import Case, Difference, has_duplicate_ids, is_clash, item_ids, values_of
 from .differences import _mstlite_failed_alone
 from .stream import (
@@ -32,7 +34,7 @@ def dangling_at_creation(case: Case) -> bool:
         return False
     mine, theirs = case.py["snapshot"], case.js["snapshot"]
     ids = set(item_ids(theirs))
-    rest = {"sref": None, "srefs": []}
+    rest: dict[str, Any] = {"sref": None, "srefs": []}
     kept = [r for r in mine["srefs"] if r in ids]
     sref = mine["sref"] if mine["sref"] in ids else None
     return (case.equal({**mine, **rest}, {**theirs, **rest}) and kept == theirs["srefs"]

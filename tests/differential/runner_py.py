@@ -134,7 +134,7 @@ def _snap(root: Model) -> Any:
         return {"$error": _message(error)}
 
 
-def _create(init: Any) -> tuple[Model | None, str | None]:
+def _create(init: Any) -> tuple[Root | None, str | None]:
     try:
         return Root.create(init), None
     except Exception as error:
@@ -155,7 +155,7 @@ def _apply_batches(root: Model, batches: list[list[Any]]) -> list[dict[str, Any]
     return out
 
 
-def _run_step(root: Model, step: list[Any]) -> tuple[str | None, int | None, list[bool]]:
+def _run_step(root: Root, step: list[Any]) -> tuple[str | None, int | None, list[bool]]:
     """Run one step as one action: (error message, index of the op that raised, skips)."""
     skips: list[bool] = []
     current: list[int] = []

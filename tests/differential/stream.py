@@ -206,14 +206,16 @@ def _sorted_map_units(pairs: Pairs) -> Pairs:
     run_map: str | None = None
     for unit in [*_units(pairs), None]:
         key = _map_key(unit[-1]) if unit is not None else None
-        if key is not None and (not run or key[0] == run_map):
+        if unit is not None and key is not None and (not run or key[0] == run_map):
             run.append(unit)
             run_map = key[0]
             continue
         for sorted_unit in sorted(run, key=lambda u: [_key(p) for p in u]):
             out.extend(sorted_unit)
-        run, run_map = ([unit], key[0]) if key is not None and unit is not None else ([], None)
-        if unit is not None and key is None:
+        run, run_map = [], None
+        if unit is not None and key is not None:
+            run, run_map = [unit], key[0]
+        elif unit is not None:
             out.extend(unit)
     return out
 
@@ -266,7 +268,7 @@ def _snapshots_agree(case: Case, cleared: bool) -> bool:
         return case.equal(mine, theirs)
     if not isinstance(mine, dict) or "$error" in mine:
         return False
-    rest = {"sref": None, "srefs": []}
+    rest: dict[str, Any] = {"sref": None, "srefs": []}
     if not case.equal({**mine, **rest}, {**theirs, **rest}):
         return False
     left = list(mine["srefs"])

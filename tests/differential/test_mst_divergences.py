@@ -206,7 +206,11 @@ def test_5_snapshot_after_changing_and_moving_a_node(separate_actions: bool) -> 
         store.batch(rename)
         store.batch(move)
     else:
-        store.batch(lambda: (rename(), move()))
+        def both() -> None:
+            rename()
+            move()
+
+        store.batch(both)
     snapshot = get_snapshot(store)  # MST: the node moved, with its new name
     assert snapshot["items"] == [{"id": "b", "name": "", "n": 0}]
     assert snapshot["imap"] == {"a": {"id": "a", "name": "x", "n": 0}}
@@ -279,7 +283,7 @@ def _observe(store: Todos, change: Any) -> dict[str, list[Any]]:
 def _replace_in_one_action(store: Todos) -> None:
     def change(s: Todos) -> None:
         del s.todos[0]
-        s.todos.append({"id": "a", "title": "B"})
+        s.todos.append({"id": "a", "title": "B"})  # type: ignore[arg-type]  # a snapshot
 
     store.run(change)
 
@@ -343,7 +347,7 @@ class Deep(Model):
     def grow(self, depth: int) -> None:
         node = self
         for _ in range(depth):
-            node.kids.append({})
+            node.kids.append({})  # type: ignore[arg-type]  # a snapshot
             node = node.kids[0]
 
 
