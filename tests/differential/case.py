@@ -46,13 +46,14 @@ class Difference:
     """A named difference from MST and how it is recognised.
 
     ``recognise`` explains a whole step (a throw on one side only, a refused
-    snapshot); ``rewrite`` takes out of the two patch streams of a step exactly
-    the patches (or the order) the difference accounts for, so that several
+    snapshot), with its own name or the list of names it returns; ``rewrite``
+    takes out of the two patch streams of a step exactly the patches (or the
+    order) the difference accounts for, so that several
     differences met by one op (a root ``apply_snapshot``) are each named.
     """
 
     name: str
-    recognise: Callable[[Case], bool] | None = None
+    recognise: Callable[[Case], bool | list[str]] | None = None
     rewrite: Rewrite | None = None
 
 _INTEGER_KEY = re.compile(r"0|[1-9][0-9]*")

@@ -99,7 +99,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "MST defect: writing over a reference to a missing target throws": {
         "init": {"ref": "c", "items": [{"id": "d"}]},
         "steps": [[{"k": "set", "t": [], "p": "ref", "v": {"$node": ["items", 0]}}]]},
-    "MST defect: a splice can put a node twice into its own array": {
+    "MST defect: an array write can put a node twice into its own array": {
         "init": {"items": [{"id": "d"}, {"id": "c"}, {"id": "b"}]},
         "steps": [[{"k": "splice", "t": ["items"], "i": 0, "n": 2,
                     "v": [{"$node": ["items", 2]}]}]]},
