@@ -55,6 +55,8 @@ class Difference:
     name: str
     recognise: Callable[[Case], bool | list[str]] | None = None
     rewrite: Rewrite | None = None
+    #: True when the difference leaves mstlite with no snapshot to compare (a crash).
+    spoils_snapshot: Callable[[Case], bool] | None = None
 
 _INTEGER_KEY = re.compile(r"0|[1-9][0-9]*")
 

@@ -319,11 +319,26 @@ class _Gen:
         return {"op": op, "path": path} if op == "remove" else {"op": op, "path": path,
                                                                  "value": value}
 
+    def change_then_move(self) -> list[dict[str, Any]]:
+        """Ops on one node: change it, then move it elsewhere (one step or two)."""
+        i = self.r.randint(0, 2)
+        destination = self.pick([
+            {"k": "set", "t": [], "p": "owner", "v": {"$detach": ["items", i]}},
+            {"k": "push", "t": ["items"], "v": [{"$detach": ["items", i]}]},
+        ])
+        return [{"k": "set", "t": ["items", i], "p": "name", "v": self.pick(STRS)}, destination]
+
     def script(self) -> dict[str, Any]:
         steps = []
         for _ in range(self.r.randint(1, 8)):
-            count = 1 if self.chance(0.7) else self.r.randint(2, 3)
-            steps.append([self.op() for _ in range(count)])
+            roll = self.r.random()
+            if roll < 0.05:
+                steps.append(self.change_then_move())
+            elif roll < 0.08:
+                steps.extend([op] for op in self.change_then_move())
+            else:
+                count = 1 if roll < 0.72 else self.r.randint(2, 3)
+                steps.append([self.op() for _ in range(count)])
         self.clean = True
         init = self.root()
         self.clean = False

@@ -287,6 +287,7 @@ def explain_stream(case: Case, differences: Sequence[Difference]) -> list[str] |
         if not case.equal(case.py.get(field), case.js.get(field)):
             return None
     rewrites = [d for d in differences if d.rewrite is not None]
+    spoilers = [d for d in differences if d.spoils_snapshot is not None and d.spoils_snapshot(case)]
 
     def outcome(using: list[Difference]) -> bool:
         mine, theirs = case.py_pairs, case.js_pairs
@@ -294,10 +295,10 @@ def explain_stream(case: Case, differences: Sequence[Difference]) -> list[str] |
             assert difference.rewrite is not None
             mine, theirs = difference.rewrite(case, mine, theirs)
         cleared = any(d.rewrite in (detach_clearings, dangling_clearings) for d in using)
-        return _same(case, mine, theirs) and _snapshots_agree(case, cleared)
+        return _same(case, mine, theirs) and (bool(spoilers) or _snapshots_agree(case, cleared))
 
     for size in range(1, len(rewrites) + 1):  # the fewest differences that explain it all
         for using in itertools.combinations(rewrites, size):
             if outcome(list(using)):
-                return [d.name for d in using]
+                return [d.name for d in [*using, *spoilers]]
     return None
