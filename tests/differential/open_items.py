@@ -12,6 +12,7 @@ describes, nothing wider.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .case import Case, Difference, has_duplicate_ids, is_clash, item_ids, values_of
@@ -83,6 +84,30 @@ def snapshot_crashed(case: Case) -> bool:
     """mstlite's snapshot after the step is the TypeError of 16.5."""
     got = case.py.get("snapshot") if case.phase == "step" else None
     return isinstance(got, dict) and "not supported between instances" in str(got.get("$error"))
+
+
+def undo_trips_on_its_own_clearing(case: Case) -> bool:
+    """New: mstlite cannot undo a step with its own inverse patches when undoing the step
+    removes a node that a safe reference added in the same step points to.
+
+    The undo removes the node first, which clears the reference at once, and
+    the inverse of the reference's ``add`` (``remove /srefs/N``) then finds no
+    item: ``PatchError``, under RFC 6902. MST emits the same stream and undoes
+    it (it ignores the ``remove`` of a missing index). Seen with
+    ``apply_patch([add /srefs/0 "e", add /owner {"id": "e"}])``.
+    """
+    if case.phase != "undo_mstlite" or case.found.detail is None:
+        return False
+    error = case.found.detail["got"].get("error") or ""
+    match = re.search(r"patch ([0-9]+) \(remove\): index [0-9]+ is out of range at '/srefs/", error)
+    if match is None:
+        return False
+    inverses = list(reversed(case.py["inverses"]))
+    refs = [p.get("value") for p in case.py["patches"] if p["op"] == "add"
+            and re.fullmatch(r"/srefs/[0-9]+", p["path"])]
+    removed = [i for i in inverses[: int(match.group(1))]
+               if i["op"] in ("replace", "remove") and i.get("value") in (None, [], {})]
+    return bool(refs) and bool(removed)
 
 
 def required_child_default(case: Case) -> bool:
@@ -169,6 +194,8 @@ OPEN: list[Difference] = [
     Difference("16.13 apply_snapshot refuses an identifier moving to an earlier property",
                identifier_moves_earlier),
     # Found by this harness, not in the issue's list (reported with issue 16):
+    Difference("new: undoing a step with its inverse patches trips on a reference it cleared",
+               undo_trips_on_its_own_clearing),
     Difference("new: a splice of srefs re-writing a live node it refers to emits nothing",
                rewrite=equal_reference_splice),
 ]

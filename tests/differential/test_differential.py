@@ -83,6 +83,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "16.13 apply_snapshot refuses an identifier moving to an earlier property": {
         "init": {"imap": {"a": {"id": "a"}}},
         "steps": [[{"k": "snap", "t": [], "v": {"items": [{"id": "a"}], "imap": {}}}]]},
+    "new: undoing a step with its inverse patches trips on a reference it cleared": {
+        "init": {},
+        "steps": [[{"k": "patch", "t": [], "v": [
+            {"op": "add", "path": "/srefs/0", "value": "e"},
+            {"op": "add", "path": "/owner", "value": {"id": "e"}}]}]]},
     "new: a splice of srefs re-writing a live node it refers to emits nothing": {
         "init": {"items": [{"id": "a"}], "srefs": ["a"]},
         "steps": [[{"k": "splice", "t": ["srefs"], "i": 0, "n": 1,
