@@ -190,6 +190,14 @@ def _drops_ghost_references(case: Case) -> bool:
             and not case.equal(snapshot, expected))
 
 
+def _same_but_paths(mine: list[Any], theirs: list[Any]) -> bool:
+    """The same patches but for (some of) their paths."""
+    def strip(patches: list[Any]) -> list[Any]:
+        return [{k: v for k, v in p.items() if k != "path"} for p in patches]
+
+    return len(mine) == len(theirs) and mine != theirs and strip(mine) == strip(theirs)
+
+
 def _ghost_key(snapshot: Any, reference: Any) -> bool:
     """``snapshot`` holds a node under the key ``""`` of ``imap``, ``reference`` does not."""
     held = (snapshot or {}).get("imap") or {} if isinstance(snapshot, dict) else {}
@@ -206,7 +214,8 @@ def mst_ghost_nodes(case: Case) -> bool:
     ("Cannot read properties of undefined (reading 'cache')", "Error while
     detaching, node is not alive"), keeps a dead node in the map (writing it
     says "[dead]"), shows the node under the key ``""``, holds one node at two
-    places after detaching and re-adding it, or
+    places after detaching and re-adding it, emits a patch at a node's old path,
+    or
     keeps a safe reference to ``e`` (resolved to the ghost) that an undo or a
     replay of the same patches on a fresh tree drops. Only after a step that
     threw; mstlite rolled that step back whole and stays sound.
@@ -221,6 +230,9 @@ def mst_ghost_nodes(case: Case) -> bool:
         ghost = ghost or (case.py.get("failed") is None and case.js.get("failed") is None
                           and has_duplicate_ids(case.js["snapshot"])
                           and not has_duplicate_ids(case.py["snapshot"]))
+        # A node left believing it is elsewhere: MST's patches name another path.
+        ghost = ghost or (case.equal(case.py["snapshot"], case.js["snapshot"])
+                          and _same_but_paths(case.py["patches"], case.js["patches"]))
         # After a refused map write under another key MST may clear (or keep) safe
         # references by what its corrupted cache says.
         if not ghost and _only_more_clearings(case) and _threw_before(case, _MISMATCHED_KEY):
