@@ -92,6 +92,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "init": {"items": [{"id": "a"}], "srefs": ["a"]},
         "steps": [[{"k": "splice", "t": ["srefs"], "i": 0, "n": 1,
                     "v": [{"$node": ["items", 0]}]}]]},
+    "stream limit: a move inside an array replays as destroy + create": {
+        "init": {"items": [{"id": "a"}, {"id": "c"}, {"id": "b"}], "srefs": ["c", "b", "a"]},
+        "steps": [[{"k": "splice", "t": ["items"], "i": 1, "n": 2,
+                    "v": [{"$node": ["items", 2]}]}]]},
     "MST defect: a failed write leaves a tree its patches do not describe": {"init": {}, "steps": [[
         {"k": "patch", "t": ["imap"], "v": [
             {"op": "remove", "path": "/b"},
