@@ -26,12 +26,14 @@ __all__ = [
     "Case",
     "Difference",
     "Pair",
+    "equal_but_references",
     "has_duplicate_ids",
     "is_clash",
     "is_clearing",
     "item_ids",
     "js_key_rank",
     "multiset",
+    "references_dropped",
     "values_of",
 ]
 
@@ -99,6 +101,23 @@ def is_clearing(patch: dict[str, Any]) -> bool:
     if path == "/srefs":
         return op == "replace" and patch.get("value") == []
     return op == "remove" and re.fullmatch(r"/srefs/[0-9]+", path) is not None
+
+
+_NO_REFERENCES: dict[str, Any] = {"sref": None, "srefs": []}
+
+
+def equal_but_references(a: Any, b: Any) -> bool:
+    """Two root snapshots are equal but for ``sref`` and ``srefs``."""
+    if not isinstance(a, dict) or not isinstance(b, dict) or "$error" in a or "$error" in b:
+        return False
+    return json_equal({**a, **_NO_REFERENCES}, {**b, **_NO_REFERENCES})
+
+
+def references_dropped(kept: dict[str, Any], full: dict[str, Any]) -> bool:
+    """``kept`` holds some of ``full``'s safe references and no other (``sref`` too)."""
+    left = Counter(full["srefs"])
+    left.subtract(kept["srefs"])
+    return min(left.values(), default=0) >= 0 and kept["sref"] in (None, full["sref"])
 
 
 def values_of(spec: Any) -> Iterator[Any]:

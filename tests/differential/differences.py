@@ -15,7 +15,16 @@ import jsonpatch
 import jsonpointer
 
 from . import runner_py
-from .case import Case, Difference, has_duplicate_ids, is_clash, item_ids, values_of
+from .case import (
+    Case,
+    Difference,
+    equal_but_references,
+    has_duplicate_ids,
+    is_clash,
+    item_ids,
+    references_dropped,
+    values_of,
+)
 from .stream import clearing_order, explain_stream, map_key_order
 
 __all__ = ["DOCUMENTED", "MST_DEFECTS", "classify"]
@@ -165,9 +174,8 @@ def _only_more_clearings(case: Case) -> bool:
 
     extra = _extra_clearings(case.py_pairs, case.js_pairs)
     kept = [p for p in case.js_pairs if not any(p is e for e in extra)]
-    rest: dict[str, Any] = {"sref": None, "srefs": []}
-    return bool(extra) and case.equal([list(p) for p in kept], [list(p) for p in case.py_pairs]) \
-        and case.equal({**case.py["snapshot"], **rest}, {**case.js["snapshot"], **rest})
+    same = case.equal([list(p) for p in kept], [list(p) for p in case.py_pairs])
+    return bool(extra) and same and equal_but_references(case.py["snapshot"], case.js["snapshot"])
 
 
 def _drops_ghost_references(case: Case) -> bool:
@@ -179,14 +187,7 @@ def _drops_ghost_references(case: Case) -> bool:
     if got.get("threw") or not isinstance(got.get("snapshot"), dict):
         return False
     snapshot = got["snapshot"]
-    rest: dict[str, Any] = {"sref": None, "srefs": []}
-    left = list(expected["srefs"])
-    for ref in snapshot["srefs"]:  # what stayed is a sub-list of what was expected
-        if ref not in left:
-            return False
-        left = left[left.index(ref) + 1 :]
-    return (case.equal({**snapshot, **rest}, {**expected, **rest})
-            and snapshot["sref"] in (None, expected["sref"])
+    return (equal_but_references(snapshot, expected) and references_dropped(snapshot, expected)
             and not case.equal(snapshot, expected))
 
 

@@ -15,7 +15,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .case import Case, Difference, has_duplicate_ids, is_clash, item_ids, values_of
+from .case import (
+    Case,
+    Difference,
+    equal_but_references,
+    has_duplicate_ids,
+    is_clash,
+    item_ids,
+    values_of,
+)
 from .differences import _mstlite_failed_alone
 from .stream import (
     clearing_order,
@@ -35,11 +43,9 @@ def dangling_at_creation(case: Case) -> bool:
         return False
     mine, theirs = case.py["snapshot"], case.js["snapshot"]
     ids = set(item_ids(theirs))
-    rest: dict[str, Any] = {"sref": None, "srefs": []}
     kept = [r for r in mine["srefs"] if r in ids]
     sref = mine["sref"] if mine["sref"] in ids else None
-    return (case.equal({**mine, **rest}, {**theirs, **rest}) and kept == theirs["srefs"]
-            and sref == theirs["sref"])
+    return equal_but_references(mine, theirs) and kept == theirs["srefs"] and sref == theirs["sref"]
 
 
 def splice_same_identifier(case: Case) -> bool:

@@ -15,7 +15,18 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from .case import Case, Difference, Pair, is_clearing, item_ids, js_key_rank, multiset, values_of
+from .case import (
+    Case,
+    Difference,
+    Pair,
+    equal_but_references,
+    is_clearing,
+    item_ids,
+    js_key_rank,
+    multiset,
+    references_dropped,
+    values_of,
+)
 
 __all__ = [
     "clearing_order",
@@ -266,17 +277,7 @@ def _snapshots_agree(case: Case, cleared: bool) -> bool:
     mine, theirs = case.py["snapshot"], case.js["snapshot"]
     if not cleared:
         return case.equal(mine, theirs)
-    if not isinstance(mine, dict) or "$error" in mine:
-        return False
-    rest: dict[str, Any] = {"sref": None, "srefs": []}
-    if not case.equal({**mine, **rest}, {**theirs, **rest}):
-        return False
-    left = list(mine["srefs"])
-    for ref in theirs["srefs"]:
-        if ref not in left:
-            return False
-        left.remove(ref)
-    return theirs["sref"] in (None, mine["sref"])
+    return equal_but_references(mine, theirs) and references_dropped(theirs, mine)
 
 
 def explain_stream(case: Case, differences: Sequence[Difference]) -> list[str] | None:
