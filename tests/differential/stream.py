@@ -11,6 +11,7 @@ snapshots too (modulo the references MST cleared, when it cleared some).
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -91,10 +92,36 @@ def detach_clearings(case: Case, mine: Pairs, theirs: Pairs) -> Streams:
     return mine, [p for p in theirs if not any(p is e for e in extra)]
 
 
+def _written_dangling(case: Case) -> set[str]:
+    """Identifiers MST's step wrote into a safe reference while no such node was in its tree."""
+    written = set()
+    for pair in case.js_pairs:
+        patch = pair[0]
+        if patch["op"] in ("add", "replace") and re.fullmatch(r"/sref|/srefs/[0-9]+",
+                                                              patch["path"]):
+            value = patch.get("value")
+            if isinstance(value, str) and value not in item_ids(case.js_state_before(pair)):
+                written.add(value)
+    return written
+
+
 def dangling_clearings(case: Case, mine: Pairs, theirs: Pairs) -> Streams:
-    """16.2: MST drops a safe reference written with an identifier not in the tree."""
+    """16.2: MST drops a safe reference written with an identifier not in the tree.
+
+    And such a reference, if its target arrives later in the step, is cleared
+    by MST after the target's removal rather than before it: the adjacent pair
+    is put in MST's order.
+    """
     extra = [p for p in _extra_clearings(mine, theirs) if not _target_in_tree(case, p)]
-    return mine, [p for p in theirs if not any(p is e for e in extra)]
+    theirs = [p for p in theirs if not any(p is e for e in extra)]
+    late = _written_dangling(case)
+    mine = list(mine)
+    for i in range(min(len(mine), len(theirs)) - 1):
+        first, second = mine[i], mine[i + 1]
+        if (is_clearing(first[0]) and set(_cleared_ids(first)) <= late
+                and _same(case, [second, first], theirs[i : i + 2])):
+            mine[i], mine[i + 1] = second, first
+    return mine, theirs
 
 
 def _clearing_kind(pair: Pair) -> Pair:
