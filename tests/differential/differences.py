@@ -154,7 +154,7 @@ def failed_write_leaves_mst_inconsistent(case: Case) -> bool:
 
 _GHOST = "MST defect: a write that threw leaves ghost nodes in its identifier cache"
 _GHOST_SIGNS = ("multiple candidates", "Cannot read properties of undefined",
-                "node is not alive", "[dead]")
+                "node is not alive", "[dead]", "assertion failed")
 
 
 def _threw_before(case: Case, text: str = "") -> bool:
@@ -215,7 +215,9 @@ def mst_ghost_nodes(case: Case) -> bool:
     candidates" for ``e`` (even "/items/0, /items/0"), fails inside
     ("Cannot read properties of undefined (reading 'cache')", "Error while
     detaching, node is not alive"), keeps a dead node in the map (writing it
-    says "[dead]"), shows the node under the key ``""``, holds one node at two
+    says "[dead]"; or "assertion failed: the creation of the observable instance
+    must be done on the initializing phase" after ``owner = items[2]`` was
+    refused), shows the node under the key ``""``, holds one node at two
     places after detaching and re-adding it, emits a patch at a node's old path,
     or
     keeps a safe reference to ``e`` (resolved to the ghost) that an undo or a
