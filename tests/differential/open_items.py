@@ -48,28 +48,6 @@ def dangling_at_creation(case: Case) -> bool:
     return equal_but_references(mine, theirs) and kept == theirs["srefs"] and sref == theirs["sref"]
 
 
-def splice_same_identifier(case: Case) -> bool:
-    """16.4: a splice or slice write replacing an item by a snapshot of its identifier raises."""
-    op = _mstlite_failed_alone(case)
-    if op is None or op["k"] not in ("splice", "setitem", "replace") or op["t"] != ["items"]:
-        return False
-    if not is_clash(case.py["error"]):
-        return False
-    if any(has_duplicate_ids(state) for state in case.states(case.js)):
-        return False
-    items = case.prefix(case.py["failed"])["snapshot"]["items"]
-    added = [op["v"]] if op["k"] == "setitem" else op["v"]
-    if op["k"] == "replace":
-        removed = items
-    elif op["k"] == "splice":
-        start = op["i"] % (len(items) + 1)
-        removed = items[start : start + op["n"]]
-    else:
-        removed = [items[op["i"] % len(items)]] if items else []
-    added_ids = {v.get("id") for v in added if isinstance(v, dict)}
-    return bool(added_ids & {item["id"] for item in removed})
-
-
 def stale_changed_mark(case: Case) -> bool:
     """16.5: get_snapshot raises TypeError ('<' not supported) after a changed node moved.
 
@@ -116,7 +94,7 @@ def undo_trips_on_its_own_clearing(case: Case) -> bool:
         return False
     got, expected = case.found.detail["got"], case.found.detail["expected"]
     if got.get("threw"):
-        return re.search(r"PatchError: patch [0-9]+ \((add|remove|replace)\): .* at '/srefs/",
+        return re.search(r"PatchError: patch [0-9]+ \((add|remove|replace)\b.* at '/srefs",
                          got.get("error") or "") is not None
     rest: dict[str, Any] = {"srefs": []}
     return case.equal({**got["snapshot"], **rest}, {**expected, **rest})
@@ -191,8 +169,6 @@ OPEN: list[Difference] = [
     Difference("16.2 a safe reference to a missing identifier is kept",
                dangling_at_creation, rewrite=dangling_clearings),
     Difference("16.3 safe references are cleared in another order", rewrite=clearing_order),
-    Difference("16.4 a splice re-adding an identifier raises 'used twice'",
-               splice_same_identifier),
     Difference("16.5 get_snapshot raises TypeError after a move (stale changed mark)",
                stale_changed_mark, spoils_snapshot=snapshot_crashed),
     Difference("16.6 detach/destroy of a required child with a default raises",

@@ -61,10 +61,6 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "16.3 safe references are cleared in another order": {
         "init": {"owner": {"id": "a"}, "srefs": ["a", "a"]},
         "steps": [[{"k": "destroy", "t": ["owner"]}]]},
-    "16.4 a splice re-adding an identifier raises 'used twice'": {
-        "init": {"items": [{"id": "a"}]},
-        "steps": [[{"k": "splice", "t": ["items"], "i": 0, "n": 1,
-                    "v": [{"id": "a", "name": "x"}]}]]},
     "16.5 get_snapshot raises TypeError after a move (stale changed mark)": {
         "init": {"items": [{"id": "a"}, {"id": "b"}]},
         "steps": [[{"k": "set", "t": ["items", 0], "p": "name", "v": "x"},

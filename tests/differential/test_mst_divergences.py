@@ -185,7 +185,6 @@ def test_3_safe_references_clear_in_msts_order_every_run() -> None:
         _assert_as_mst("3 map clear")
 
 
-@xfail(4, "a splice or slice write re-adding an identifier raises 'used twice'")
 @pytest.mark.parametrize("name", ["4 splice", "4 slice [:]", "4 slice reorder"])
 def test_4_array_writes_reconcile_like_whole_assignment(name: str) -> None:
     _assert_as_mst(name)
