@@ -110,19 +110,6 @@ def required_child_default(case: Case) -> bool:
     return any(isinstance(v, dict) and v.get("$detach") == ["child"] for v in values_of(op))
 
 
-def same_slot_assignment(case: Case) -> bool:
-    """16.7: assigning a node to the slot it already occupies raises; MST does nothing."""
-    op = _mstlite_failed_alone(case)
-    if op is None or op["k"] not in ("set", "setitem") or not isinstance(op["v"], dict):
-        return False
-    source = op["v"].get("$node")
-    if op["k"] == "set":
-        return bool(source == [*op["t"], op["p"]])
-    length = len(case.prefix(case.py["failed"])["snapshot"][op["t"][0]])
-    return (isinstance(source, list) and source[:-1] == op["t"] and length > 0
-            and source[-1] % length == op["i"] % length)
-
-
 def _is_model_path(parts: list[str]) -> bool:
     if not parts:
         return True
@@ -173,7 +160,6 @@ OPEN: list[Difference] = [
                stale_changed_mark, spoils_snapshot=snapshot_crashed),
     Difference("16.6 detach/destroy of a required child with a default raises",
                required_child_default),
-    Difference("16.7 assigning a node to its own slot raises", same_slot_assignment),
     Difference("16.8 apply_patch remove of a model property is accepted",
                remove_model_property),
     Difference("16.9 map reconciliation emits patches in another order",

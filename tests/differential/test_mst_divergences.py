@@ -221,7 +221,6 @@ def test_6_removing_a_required_child_puts_its_default(name: str) -> None:
     _assert_as_mst(name)
 
 
-@xfail(7, "assigning a node to the slot it occupies raises TreeError")
 def test_7_assigning_a_node_to_its_own_slot_does_nothing() -> None:
     _assert_as_mst("7 same slot")
 

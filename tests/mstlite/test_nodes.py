@@ -35,6 +35,7 @@ from mstlite import (
     is_protected,
     is_root,
     is_state_tree_node,
+    on_patch,
     protect,
     resolve_identifier,
     resolve_path,
@@ -207,6 +208,19 @@ def test_adding_a_node_with_a_parent_is_a_tree_error(store: Any) -> None:
         other.run(lambda o: o.todos.append(store.todos[0]))
     assert get_snapshot(store) is before
     assert get_snapshot(other) == {"todos": [], "by_owner": {}, "selected": None, "favorites": []}
+
+
+def test_putting_a_node_back_into_its_own_slot_does_nothing(store: Any) -> None:
+    """As in MST: ``s.x = s.x`` (a property, an array item, a map entry) is no write."""
+    before = get_snapshot(store)
+    node, entry = store.todos[0], store.by_owner["d"]
+    patches: list[Any] = []
+    on_patch(store, lambda patch, _inverse: patches.append(patch))
+    store.run(lambda s: s.todos.__setitem__(0, s.todos[0]))
+    store.run(lambda s: s.by_owner.__setitem__("d", s.by_owner["d"]))
+    assert patches == []
+    assert get_snapshot(store) is before
+    assert store.todos[0] is node and store.by_owner["d"] is entry and is_alive(node)
 
 
 def test_adding_a_tree_into_itself_is_a_tree_error(Node: Any) -> None:
