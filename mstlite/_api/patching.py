@@ -160,14 +160,20 @@ class TreeDocument(rfc6902.Document):
                 f"cannot {op} the root of the tree; use 'replace' with path '' to swap it"
             )
         container = self._container(parts, op)
+        if isinstance(container, ModelNode):
+            _prop(container, parts)  # an undeclared property has its own error
+            # A model always has all its properties: MST refuses this too.
+            raise PatchError(
+                f"cannot {op} property {parts[-1]!r} of the {container._type.name} at "
+                f"{join_json_path(parts[:-1]) or '/'!r}: a model's properties cannot be "
+                "removed; use 'replace' with null (for an X | None property) instead"
+            )
         stored = child(container, parts, len(parts) - 1, op)
         value = snapshot_of(stored)
         if isinstance(container, ArrayNode):
             del container[int(parts[-1])]
-        elif isinstance(container, MapNode):
-            del container[parts[-1]]
         else:
-            container._set_prop(_prop(container, parts), None)  # type: ignore[attr-defined]
+            del container[parts[-1]]
         return value
 
 

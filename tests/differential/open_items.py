@@ -110,30 +110,6 @@ def required_child_default(case: Case) -> bool:
     return any(isinstance(v, dict) and v.get("$detach") == ["child"] for v in values_of(op))
 
 
-def _is_model_path(parts: list[str]) -> bool:
-    if not parts:
-        return True
-    if parts in (["owner"], ["child"]):
-        return True
-    return len(parts) == 2 and parts[0] in ("items", "imap", "pmap")
-
-
-def remove_model_property(case: Case) -> bool:
-    """16.8: apply_patch ``remove`` of a model property sets None; MST refuses it."""
-    if case.phase != "step" or case.js.get("failed") is None:
-        return False
-    if "does not support operation remove" not in (case.js["error"] or ""):
-        return False
-    mine = case.py.get("failed")
-    if mine is not None and mine <= case.js["failed"]:
-        return False
-    op = case.op(case.js["failed"])
-    if op is None or op["k"] != "patch":
-        return False
-    return any(p["op"] == "remove" and _is_model_path(
-        [str(t) for t in op["t"]] + p["path"].split("/")[1:-1]) for p in op["v"])
-
-
 def identifier_moves_earlier(case: Case) -> bool:
     """16.13: apply_snapshot refuses a valid snapshot moving an identifier to an earlier prop."""
     op = _mstlite_failed_alone(case)
@@ -160,8 +136,6 @@ OPEN: list[Difference] = [
                stale_changed_mark, spoils_snapshot=snapshot_crashed),
     Difference("16.6 detach/destroy of a required child with a default raises",
                required_child_default),
-    Difference("16.8 apply_patch remove of a model property is accepted",
-               remove_model_property),
     Difference("16.9 map reconciliation emits patches in another order",
                rewrite=map_reconcile_order),
     Difference("16.10 writing an equal frozen value emits no patch", rewrite=frozen_equal_writes),

@@ -67,8 +67,6 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                    {"k": "mset", "t": ["imap"], "key": "a", "v": {"$detach": ["items", 0]}}]]},
     "16.6 detach/destroy of a required child with a default raises": {"init": {}, "steps": [[
         {"k": "detach", "t": ["child"]}]]},
-    "16.8 apply_patch remove of a model property is accepted": {"init": {"ms": "x"}, "steps": [[
-        {"k": "patch", "t": [], "v": [{"op": "remove", "path": "/ms"}]}]]},
     "16.9 map reconciliation emits patches in another order": {
         "init": {"smap": {"a": "1", "b": "2"}},
         "steps": [[{"k": "snap", "t": ["smap"], "v": {"c": "3", "a": "9"}}]]},

@@ -225,7 +225,6 @@ def test_7_assigning_a_node_to_its_own_slot_does_nothing() -> None:
     _assert_as_mst("7 same slot")
 
 
-@xfail(8, "apply_patch remove of a model property sets it to None")
 def test_8_remove_of_a_model_property_is_refused() -> None:
     _assert_as_mst("8 remove property")
 
