@@ -172,7 +172,7 @@ class TreeDocument(rfc6902.Document):
         value = snapshot_of(stored)
         if isinstance(container, ArrayNode):
             del container[int(parts[-1])]
-        else:
+        elif isinstance(container, MapNode):
             del container[parts[-1]]
         return value
 
