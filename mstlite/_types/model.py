@@ -15,7 +15,7 @@ from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
 from mstlite._engine.transaction import Transaction
-from mstlite._node.node import Node
+from mstlite._node.node import BY_IDENTITY, Node
 from mstlite._node.tree import Tree
 from mstlite._types.base import MISSING, NodeType, Type, run_created_hooks
 from mstlite._types.props import Prop
@@ -224,7 +224,9 @@ class ModelNode(Node):
             if isinstance(old, Node) and value is not None:
                 new = kind.reconcile_normalized(old, value, self, name, tx)
             elif value is None or not (kind.is_complex or kind.contains_safe_references()):
-                if value is old or (type(value) is type(old) and value == old):
+                if value is old or (
+                    type(value) is type(old) and value == old and type(value) not in BY_IDENTITY
+                ):
                     continue  # unchanged: most properties of most nodes
                 new = value
             else:

@@ -35,7 +35,6 @@ __all__ = [
     "detach_clearings",
     "equal_reference_splice",
     "explain_stream",
-    "frozen_equal_writes",
     "map_key_order",
     "map_reconcile_order",
 ]
@@ -149,16 +148,6 @@ def _canonical_clearing_runs(pairs: list[Pair]) -> list[Pair]:
 def clearing_order(case: Case, mine: Pairs, theirs: Pairs) -> Streams:
     """16.3: the same safe references cleared in another order (each run compared as a set)."""
     return _canonical_clearing_runs(mine), _canonical_clearing_runs(theirs)
-
-
-def frozen_equal_writes(case: Case, mine: Pairs, theirs: Pairs) -> Streams:
-    """16.10: MST's ``replace`` of the frozen value by an equal one (it compares by identity)."""
-    def noop(pair: Pair) -> bool:
-        patch, inverse = pair
-        return (patch["path"] == "/fz" and patch["op"] == "replace"
-                and case.equal(patch.get("value"), inverse.get("value")))
-
-    return mine, [p for p in theirs if not noop(p)]
 
 
 def _map_key(pair: Pair) -> tuple[str, str] | None:

@@ -234,7 +234,6 @@ def test_9_map_reconciliation_order() -> None:
     _assert_as_mst("9 map reconcile")
 
 
-@xfail(10, "writing an equal frozen value emits nothing; MST emits a replace")
 def test_10_equal_frozen_write_emits_a_replace() -> None:
     _assert_as_mst("10 equal frozen")
 
