@@ -30,7 +30,6 @@ from .stream import (
     dangling_clearings,
     detach_clearings,
     equal_reference_splice,
-    map_reconcile_order,
 )
 
 __all__ = ["OPEN"]
@@ -135,8 +134,6 @@ OPEN: list[Difference] = [
                stale_changed_mark, spoils_snapshot=snapshot_crashed),
     Difference("16.6 detach/destroy of a required child with a default raises",
                required_child_default),
-    Difference("16.9 map reconciliation emits patches in another order",
-               rewrite=map_reconcile_order),
     Difference("16.13 apply_snapshot refuses an identifier moving to an earlier property",
                identifier_moves_earlier),
     # Found by this harness, not in the issue's list (reported with issue 16):

@@ -67,9 +67,6 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                    {"k": "mset", "t": ["imap"], "key": "a", "v": {"$detach": ["items", 0]}}]]},
     "16.6 detach/destroy of a required child with a default raises": {"init": {}, "steps": [[
         {"k": "detach", "t": ["child"]}]]},
-    "16.9 map reconciliation emits patches in another order": {
-        "init": {"smap": {"a": "1", "b": "2"}},
-        "steps": [[{"k": "snap", "t": ["smap"], "v": {"c": "3", "a": "9"}}]]},
     "16.13 apply_snapshot refuses an identifier moving to an earlier property": {
         "init": {"imap": {"a": {"id": "a"}}},
         "steps": [[{"k": "snap", "t": [], "v": {"items": [{"id": "a"}], "imap": {}}}]]},

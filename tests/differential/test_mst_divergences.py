@@ -229,7 +229,6 @@ def test_8_remove_of_a_model_property_is_refused() -> None:
     _assert_as_mst("8 remove property")
 
 
-@xfail(9, "map reconciliation emits remove, add, replace; MST goes key by key, then adds")
 def test_9_map_reconciliation_order() -> None:
     _assert_as_mst("9 map reconcile")
 
