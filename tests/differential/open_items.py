@@ -46,28 +46,6 @@ def dangling_at_creation(case: Case) -> bool:
     return equal_but_references(mine, theirs) and kept == theirs["srefs"] and sref == theirs["sref"]
 
 
-def stale_changed_mark(case: Case) -> bool:
-    """16.5: get_snapshot raises TypeError ('<' not supported) after a changed node moved.
-
-    In the run (its patches still MST's) or in the unobserved rerun.
-    """
-    if case.phase == "step":
-        if not case.equal(case.py["patches"], case.js["patches"]):
-            return False
-        got = case.py["snapshot"]
-    elif case.phase == "unobserved_mstlite" and case.found.detail is not None:
-        got = case.found.detail["got"]["snapshot"]
-    else:
-        return False
-    return isinstance(got, dict) and "not supported between instances" in str(got.get("$error"))
-
-
-def snapshot_crashed(case: Case) -> bool:
-    """mstlite's snapshot after the step is the TypeError of 16.5."""
-    got = case.py.get("snapshot") if case.phase == "step" else None
-    return isinstance(got, dict) and "not supported between instances" in str(got.get("$error"))
-
-
 def undo_trips_on_its_own_clearing(case: Case) -> bool:
     """New: mstlite cannot undo a step with its own inverse patches when the step wrote a
     safe reference before the node it points to arrived.
@@ -130,8 +108,6 @@ OPEN: list[Difference] = [
     Difference("16.2 a safe reference to a missing identifier is kept",
                dangling_at_creation, rewrite=dangling_clearings),
     Difference("16.3 safe references are cleared in another order", rewrite=clearing_order),
-    Difference("16.5 get_snapshot raises TypeError after a move (stale changed mark)",
-               stale_changed_mark, spoils_snapshot=snapshot_crashed),
     Difference("16.6 detach/destroy of a required child with a default raises",
                required_child_default),
     Difference("16.13 apply_snapshot refuses an identifier moving to an earlier property",

@@ -190,7 +190,6 @@ def test_4_array_writes_reconcile_like_whole_assignment(name: str) -> None:
     _assert_as_mst(name)
 
 
-@xfail(5, "get_snapshot raises TypeError after a changed node moves to a map")
 @pytest.mark.parametrize("separate_actions", [False, True])
 def test_5_snapshot_after_changing_and_moving_a_node(separate_actions: bool) -> None:
     store = Root.create({"items": [{"id": "a"}, {"id": "b"}]})
