@@ -17,7 +17,7 @@ from pydantic_core import core_schema as cs
 from mstlite._engine.transaction import Transaction
 from mstlite._node.node import BY_IDENTITY, Node
 from mstlite._node.tree import Tree
-from mstlite._types.base import MISSING, NodeType, Type, run_created_hooks
+from mstlite._types.base import MISSING, NodeType, Type, run_created_hooks, where
 from mstlite._types.props import Prop
 from mstlite._types.wrappers import MaybeType
 from mstlite._util.frozen import FrozenDict, freeze
@@ -235,13 +235,27 @@ class ModelNode(Node):
 
     def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
         name = child._key
-        kind = type(self)._mst_type.props[name]
-        if not isinstance(kind, MaybeType):
+        mst_type = type(self)._mst_type
+        kind = mst_type.props[name]
+        if isinstance(kind, MaybeType):
+            self._put_slot(tx, name, child, None, True, detach)
+            return
+        default = mst_type.defaults[name]
+        if default is MISSING:
             raise TreeError(
                 f"cannot detach {child._describe()}: property {type(self).__name__}.{name} "
-                "is required; declare it as X | None to allow removing its node"
+                "is required and has no default; declare it as X | None (or give it a "
+                "default) to allow removing its node"
             )
-        self._put_slot(tx, name, child, None, True, detach)
+        # As MST: the slot takes the property's default. A detached node leaves and a
+        # new one is built; destroy reconciles the node with the default, which keeps
+        # it when it may take the default (MST's stream: fine-grained patches).
+        snapshot = kind.normalize(snapshot_default(default), where(self, name))
+        if detach:
+            new = kind.instantiate_here(snapshot, self, name)
+        else:
+            new = kind.reconcile_normalized(child, snapshot, self, name, tx)
+        self._put_slot(tx, name, child, new, True, detach)
 
     def _drop_safe_reference(self, identifier: str) -> None:
         tx = self._tree.rt.tx

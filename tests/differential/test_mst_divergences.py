@@ -214,7 +214,6 @@ def test_5_snapshot_after_changing_and_moving_a_node(separate_actions: bool) -> 
     assert snapshot["imap"] == {"a": {"id": "a", "name": "x", "n": 0}}
 
 
-@xfail(6, "detach/destroy of a required child with a default raises TreeError")
 @pytest.mark.parametrize("name", ["6 detach", "6 destroy"])
 def test_6_removing_a_required_child_puts_its_default(name: str) -> None:
     _assert_as_mst(name)

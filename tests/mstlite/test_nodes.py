@@ -301,6 +301,42 @@ def test_detach_from_map_and_property(store: Any, Node: Any) -> None:
     assert is_root(first)
 
 
+class _Settings(Model):
+    theme: str = "light"
+    size: int = 1
+
+
+class _Holder(Model):
+    settings: _Settings = {}  # type: ignore[assignment]  # a snapshot default
+    required: _Settings
+
+    @action
+    def theme(self, theme: str) -> None:
+        self.settings.theme = theme
+
+
+def test_removing_a_required_child_puts_its_default() -> None:
+    """As MST: detach leaves a new node built from the default in the slot; destroy
+    reconciles the node with the default (MST's fine-grained patches)."""
+    holder = _Holder.create({"settings": {"theme": "dark"}, "required": {}})
+    patches: list[Any] = []
+    on_patch(holder, lambda patch, _inverse: patches.append(patch))
+    first = holder.settings
+    assert detach(first) is first and is_root(first) and first.theme == "dark"
+    assert holder.settings is not first and get_snapshot(holder.settings) == {
+        "theme": "light", "size": 1}
+    assert patches == [{"op": "replace", "path": "/settings",
+                        "value": {"theme": "light", "size": 1}}]
+    patches.clear()
+    holder.theme("dark")
+    patches.clear()
+    destroy(holder.settings)
+    assert patches == [{"op": "replace", "path": "/settings/theme", "value": "light"}]
+    with pytest.raises(TreeError, match="is required and has no default"):
+        detach(holder.required)
+    assert is_alive(holder.required)
+
+
 def test_destroy_makes_dead_nodes(store: Any) -> None:
     todo = store.todos[0]
     tags = todo.tags
