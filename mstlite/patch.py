@@ -79,8 +79,9 @@ class _Application(rfc6902.Document):
         self.owned: dict[int, Any] = {}
 
     def copied(self) -> None:
-        # The copied subtree is now referenced twice: changing either place in
-        # place would change both, so from here on everything is copied again.
+        # The copied subtree is about to be referenced twice: changing either place
+        # in place would change both (or put the value inside itself), so from here
+        # on everything is copied again, including the containers the copy goes into.
         self.owned.clear()
 
     def get(self, parts: list[str], op: str) -> Any:

@@ -21,13 +21,14 @@ from mstlite._node.identifiers import move_nodes, register
 from mstlite._node.lifecycle import finalize_destroy, kill
 from mstlite._node.patches import deliver_patch, emit
 from mstlite._node.tree import Tree
+from mstlite._util.frozen import FrozenDict, FrozenList
 from mstlite._util.json_pointer import join_json_path
 from mstlite.errors import DeadNodeError, ProtectionError, TreeError
 
 if TYPE_CHECKING:
     from mstlite._types.base import Type
 
-__all__ = ["REMOVED", "SNAPSHOT", "Node", "same_stored", "snapshot_of"]
+__all__ = ["BY_IDENTITY", "REMOVED", "SNAPSHOT", "Node", "same_stored", "snapshot_of"]
 
 SNAPSHOT = "*snapshot"  # the atom key standing for "this node's snapshot"
 
@@ -209,7 +210,13 @@ class Node:
         ends in the same state), the patch is queued and the change marked.
         """
         if existed and (
-            new is old or (type(new) is type(old) and not isinstance(new, Node) and new == old)
+            new is old
+            or (
+                type(new) is type(old)
+                and not isinstance(new, Node)
+                and type(new) not in BY_IDENTITY
+                and new == old
+            )
         ):
             return  # the no-change test (same_stored, inlined: the hottest write path)
         old_snapshot = old._get_snapshot() if isinstance(old, Node) else old
@@ -362,9 +369,17 @@ class Node:
         register(tree, identifier, self, None if tx is None or tree.fresh else tx.journal)
 
 
+#: Stored values compared by identity, not equality: frozen containers. MST compares
+#: a frozen value with ``===``, so writing an equal but new one is a change that emits
+#: a ``replace`` (the patch streams of both must match; DESIGN.md says so).
+BY_IDENTITY: frozenset[type] = frozenset((FrozenDict, FrozenList))
+
+
 def same_stored(a: Any, b: Any) -> bool:
     """Whether storing ``b`` where ``a`` is changes nothing (the no-change test)."""
-    return a is b or (type(a) is type(b) and not isinstance(a, Node) and a == b)
+    return a is b or (
+        type(a) is type(b) and not isinstance(a, Node) and type(a) not in BY_IDENTITY and a == b
+    )
 
 
 def snapshot_of(stored: Any) -> Any:

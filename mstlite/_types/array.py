@@ -101,9 +101,15 @@ class ArrayNode(Node, MutableSequence[Any]):
                 snaps = self._snaps = list(snaps)
             self._dirty = None
             for child in dirty:
-                # a rolled-back splice can leave a mark for a child no longer here
+                # A mark can outlive the child's place here: a rolled-back splice, or
+                # the child moved elsewhere (then its key may be a map's str key).
                 key = child._key
-                if child._alive and key < len(self._items) and self._items[key] is child:
+                if (
+                    child._parent is self
+                    and child._alive
+                    and key < len(self._items)
+                    and self._items[key] is child
+                ):
                     snaps[key] = child._get_snapshot()
         return FrozenList(snaps)
 

@@ -230,6 +230,8 @@ class NodeType(Type):
 
     def reconcile(self, old: Any, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
         if isinstance(value, Node):
+            if value is old:
+                return old  # the node already in this slot: nothing to do (as in MST)
             return self.to_stored(value, parent, key, tx)
         snapshot = self.normalize(value, where(parent, key))
         return self.reconcile_normalized(old, snapshot, parent, key, tx)

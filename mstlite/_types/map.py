@@ -221,10 +221,17 @@ class MapNode(Node, MutableMapping[str, Any]):
     def _apply_normalized(self, snapshot: Any, tx: Transaction) -> None:
         if snapshot is self._snap:
             return
-        for key in [k for k in self._items if k not in snapshot]:
-            del self[key]
+        # MST's order, for the same patch stream: the current keys in order (each
+        # removed or reconciled), then the new keys in the snapshot's order.
+        items = self._items
+        for key in list(items):
+            if key not in snapshot:
+                del self[key]
+            else:
+                self._put(tx, key, snapshot[key], normalized=True)
         for key, value in snapshot.items():
-            self._put(tx, key, value, normalized=True)
+            if key not in items:
+                self._put(tx, key, value, normalized=True)
 
     def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
         self._delete(child._key, detach)

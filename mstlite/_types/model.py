@@ -15,15 +15,15 @@ from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
 from mstlite._engine.transaction import Transaction
-from mstlite._node.node import Node
+from mstlite._node.node import BY_IDENTITY, Node
 from mstlite._node.tree import Tree
-from mstlite._types.base import MISSING, NodeType, Type, run_created_hooks
+from mstlite._types.base import MISSING, NodeType, Type, run_created_hooks, where
 from mstlite._types.props import Prop
 from mstlite._types.wrappers import MaybeType
 from mstlite._util.frozen import FrozenDict, freeze
 from mstlite.errors import TreeError
 
-__all__ = ["ModelNode", "ModelType", "snapshot_default"]
+__all__ = ["ModelNode", "ModelType", "check_deferred_clashes", "clash_error", "snapshot_default"]
 
 
 class ModelType(NodeType):
@@ -131,10 +131,12 @@ class ModelType(NodeType):
             identifier = data[attribute]
             same = tree.ids.get(identifier)
             if same is not None and any(other._type is self for other in same):
-                raise TreeError(
-                    f"identifier {identifier!r} of {self.name} is used twice in the tree "
-                    f"(again at {node._path() or '/'!r}); identifiers are unique per type"
-                )
+                deferred = tree.deferred_clashes
+                if deferred is None:
+                    raise clash_error(node)
+                # apply_snapshot: the node holding it now may be removed later in the
+                # same snapshot (an identifier moving to an earlier property).
+                deferred.append(node)
             node._register_identifier(identifier)
         if node._has_hooks:
             tree.rt.pending_created.append(node)
@@ -147,6 +149,25 @@ class ModelType(NodeType):
             return False
         attribute = self.identifier_attribute
         return attribute is None or node._data[attribute] == snapshot[attribute]
+
+
+def clash_error(node: ModelNode) -> TreeError:
+    """The error for a new node whose identifier another node of its type has."""
+    return TreeError(
+        f"identifier {node._identifier()!r} of {node._type.name} is used twice in the tree "
+        f"(again at {node._path() or '/'!r}); identifiers are unique per type"
+    )
+
+
+def check_deferred_clashes(nodes: list[ModelNode]) -> None:
+    """Raise ``clash_error`` for the first node of ``nodes`` still sharing its identifier."""
+    for node in nodes:
+        if not node._alive:
+            continue
+        kind = node._type
+        same = node._tree.ids.get(node._identifier(), ())  # type: ignore[arg-type]
+        if sum(1 for other in same if other._type is kind and other._alive) > 1:
+            raise clash_error(node)
 
 
 def snapshot_default(default: Any) -> Any:
@@ -224,7 +245,9 @@ class ModelNode(Node):
             if isinstance(old, Node) and value is not None:
                 new = kind.reconcile_normalized(old, value, self, name, tx)
             elif value is None or not (kind.is_complex or kind.contains_safe_references()):
-                if value is old or (type(value) is type(old) and value == old):
+                if value is old or (
+                    type(value) is type(old) and value == old and type(value) not in BY_IDENTITY
+                ):
                     continue  # unchanged: most properties of most nodes
                 new = value
             else:
@@ -233,13 +256,27 @@ class ModelNode(Node):
 
     def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
         name = child._key
-        kind = type(self)._mst_type.props[name]
-        if not isinstance(kind, MaybeType):
+        mst_type = type(self)._mst_type
+        kind = mst_type.props[name]
+        if isinstance(kind, MaybeType):
+            self._put_slot(tx, name, child, None, True, detach)
+            return
+        default = mst_type.defaults[name]
+        if default is MISSING:
             raise TreeError(
                 f"cannot detach {child._describe()}: property {type(self).__name__}.{name} "
-                "is required; declare it as X | None to allow removing its node"
+                "is required and has no default; declare it as X | None (or give it a "
+                "default) to allow removing its node"
             )
-        self._put_slot(tx, name, child, None, True, detach)
+        # As MST: the slot takes the property's default. A detached node leaves and a
+        # new one is built; destroy reconciles the node with the default, which keeps
+        # it when it may take the default (MST's stream: fine-grained patches).
+        snapshot = kind.normalize(snapshot_default(default), where(self, name))
+        if detach:
+            new = kind.instantiate_here(snapshot, self, name)
+        else:
+            new = kind.reconcile_normalized(child, snapshot, self, name, tx)
+        self._put_slot(tx, name, child, new, True, detach)
 
     def _drop_safe_reference(self, identifier: str) -> None:
         tx = self._tree.rt.tx

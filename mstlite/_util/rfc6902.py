@@ -228,7 +228,7 @@ class Document:
 
     ``get`` reads the value at a path, ``put`` adds or replaces it, ``remove``
     takes it out and returns it; each raises ``PatchError`` with the shared
-    messages. ``copied`` is told after a copy.
+    messages. ``copied`` is told when a copy is about to put the copied value.
     """
 
     def get(self, parts: list[str], op: str) -> Any:
@@ -241,7 +241,7 @@ class Document:
         raise NotImplementedError
 
     def copied(self) -> None:
-        """A value was copied: it may now be referenced twice."""
+        """A value is being copied: it may now be referenced twice."""
 
     def apply(self, op: str, parts: list[str], source: list[str] | None, value: Any) -> None:
         """Apply one parsed operation."""
@@ -259,8 +259,11 @@ class Document:
         else:
             assert source is not None
             if op == "copy":
-                self.put("add", parts, self.get(source, op))
+                value = self.get(source, op)
+                # Told before the put: the value may be a container the put changes
+                # (copying a value into itself), and must stay as it was.
                 self.copied()
+                self.put("add", parts, value)
             elif source != parts:
                 if len(parts) > len(source) and parts[: len(source)] == source:
                     raise PatchError(

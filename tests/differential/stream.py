@@ -24,7 +24,6 @@ from .case import (
     is_clearing,
     item_ids,
     js_key_rank,
-    multiset,
     references_dropped,
     values_of,
 )
@@ -35,19 +34,13 @@ __all__ = [
     "detach_clearings",
     "equal_reference_splice",
     "explain_stream",
-    "frozen_equal_writes",
     "map_key_order",
-    "map_reconcile_order",
 ]
 
 MAPS = ("smap", "imap", "pmap")
 Pairs = list[Pair]
 #: Both sides' (patch, inverse) lists, mstlite's first.
 Streams = tuple[Pairs, Pairs]
-
-
-def _key(pair: Pair) -> str:
-    return next(iter(multiset([pair[0]])))
 
 
 def _extra_clearings(mine: list[Pair], theirs: list[Pair]) -> list[Pair]:
@@ -151,16 +144,6 @@ def clearing_order(case: Case, mine: Pairs, theirs: Pairs) -> Streams:
     return _canonical_clearing_runs(mine), _canonical_clearing_runs(theirs)
 
 
-def frozen_equal_writes(case: Case, mine: Pairs, theirs: Pairs) -> Streams:
-    """16.10: MST's ``replace`` of the frozen value by an equal one (it compares by identity)."""
-    def noop(pair: Pair) -> bool:
-        patch, inverse = pair
-        return (patch["path"] == "/fz" and patch["op"] == "replace"
-                and case.equal(patch.get("value"), inverse.get("value")))
-
-    return mine, [p for p in theirs if not noop(p)]
-
-
 def _map_key(pair: Pair) -> tuple[str, str] | None:
     """(map, key) when ``pair`` is about one key of a map, else ``None``."""
     parts = pair[0]["path"].split("/")[1:]
@@ -206,69 +189,6 @@ def map_key_order(case: Case, mine: Pairs, theirs: Pairs) -> Streams:
     """
     return (_sorted_runs(mine, _same_map, _js_rank),
             _sorted_runs(theirs, _same_map, _js_rank))
-
-
-def _reconciles_map(ops: list[dict[str, Any]]) -> bool:
-    for op in ops:
-        if op["k"] == "snap" and (op["t"] == [] or op["t"][0] in MAPS):
-            return True
-        if op["k"] == "set" and op["t"] == [] and op["p"] in MAPS:
-            return True
-        if op["k"] == "patch" and any(
-            p["op"] in ("replace", "add") and len(p["path"].split("/")) == 2 for p in op["v"]
-        ):
-            return True
-    return False
-
-
-def _units(pairs: Pairs) -> list[Pairs]:
-    """``pairs`` cut into units: a map-key pair with the clearings just before it, or one pair."""
-    units: list[Pairs] = []
-    pending: Pairs = []
-    for pair in pairs:
-        if is_clearing(pair[0]):
-            pending.append(pair)
-        elif _map_key(pair) is not None:
-            units.append([*pending, pair])
-            pending = []
-        else:
-            units.extend([p] for p in [*pending, pair])
-            pending = []
-    units.extend([p] for p in pending)
-    return units
-
-
-def _sorted_map_units(pairs: Pairs) -> Pairs:
-    out: Pairs = []
-    run: list[Pairs] = []
-    run_map: str | None = None
-    for unit in [*_units(pairs), None]:
-        key = _map_key(unit[-1]) if unit is not None else None
-        if unit is not None and key is not None and (not run or key[0] == run_map):
-            run.append(unit)
-            run_map = key[0]
-            continue
-        for sorted_unit in sorted(run, key=lambda u: [_key(p) for p in u]):
-            out.extend(sorted_unit)
-        run, run_map = [], None
-        if unit is not None and key is not None:
-            run, run_map = [unit], key[0]
-        elif unit is not None:
-            out.extend(unit)
-    return out
-
-
-def map_reconcile_order(case: Case, mine: Pairs, theirs: Pairs) -> Streams:
-    """16.9: reconciling a map from a snapshot, the patches on its keys come in another order.
-
-    Only for a step that reconciles a map (``apply_snapshot`` on it or the root,
-    assigning a snapshot to it, a patch replacing it); each run of patches on
-    one map's keys (with the safe-reference clearings that precede a removal)
-    is compared as a set, everything around it in order.
-    """
-    if not _reconciles_map(case.ops):
-        return mine, theirs
-    return _sorted_map_units(mine), _sorted_map_units(theirs)
 
 
 def equal_reference_splice(case: Case, mine: Pairs, theirs: Pairs) -> Streams:

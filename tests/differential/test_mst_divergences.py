@@ -185,13 +185,11 @@ def test_3_safe_references_clear_in_msts_order_every_run() -> None:
         _assert_as_mst("3 map clear")
 
 
-@xfail(4, "a splice or slice write re-adding an identifier raises 'used twice'")
 @pytest.mark.parametrize("name", ["4 splice", "4 slice [:]", "4 slice reorder"])
 def test_4_array_writes_reconcile_like_whole_assignment(name: str) -> None:
     _assert_as_mst(name)
 
 
-@xfail(5, "get_snapshot raises TypeError after a changed node moves to a map")
 @pytest.mark.parametrize("separate_actions", [False, True])
 def test_5_snapshot_after_changing_and_moving_a_node(separate_actions: bool) -> None:
     store = Root.create({"items": [{"id": "a"}, {"id": "b"}]})
@@ -216,28 +214,23 @@ def test_5_snapshot_after_changing_and_moving_a_node(separate_actions: bool) -> 
     assert snapshot["imap"] == {"a": {"id": "a", "name": "x", "n": 0}}
 
 
-@xfail(6, "detach/destroy of a required child with a default raises TreeError")
 @pytest.mark.parametrize("name", ["6 detach", "6 destroy"])
 def test_6_removing_a_required_child_puts_its_default(name: str) -> None:
     _assert_as_mst(name)
 
 
-@xfail(7, "assigning a node to the slot it occupies raises TreeError")
 def test_7_assigning_a_node_to_its_own_slot_does_nothing() -> None:
     _assert_as_mst("7 same slot")
 
 
-@xfail(8, "apply_patch remove of a model property sets it to None")
 def test_8_remove_of_a_model_property_is_refused() -> None:
     _assert_as_mst("8 remove property")
 
 
-@xfail(9, "map reconciliation emits remove, add, replace; MST goes key by key, then adds")
 def test_9_map_reconciliation_order() -> None:
     _assert_as_mst("9 map reconcile")
 
 
-@xfail(10, "writing an equal frozen value emits nothing; MST emits a replace")
 def test_10_equal_frozen_write_emits_a_replace() -> None:
     _assert_as_mst("10 equal frozen")
 
@@ -335,7 +328,6 @@ def test_12_unidentified_items_reconcile_as_in_mst() -> None:
     assert alive_after_same
 
 
-@xfail(13, "apply_snapshot refuses a valid snapshot moving an identifier to an earlier property")
 def test_13_identifier_moving_to_an_earlier_property() -> None:
     _assert_as_mst("13 identifier moves earlier")
 
@@ -371,7 +363,6 @@ def test_14_what_an_action_builds_can_be_saved_and_restored() -> None:
     assert json.dumps(get_snapshot(restored)) == json.dumps(get_snapshot(copy))
 
 
-@xfail(15, "mstlite.patch.apply's copy aliases a container the patch goes on mutating")
 @pytest.mark.parametrize(
     ("document", "patches"),
     [

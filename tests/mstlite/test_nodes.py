@@ -35,6 +35,7 @@ from mstlite import (
     is_protected,
     is_root,
     is_state_tree_node,
+    on_patch,
     protect,
     resolve_identifier,
     resolve_path,
@@ -209,6 +210,19 @@ def test_adding_a_node_with_a_parent_is_a_tree_error(store: Any) -> None:
     assert get_snapshot(other) == {"todos": [], "by_owner": {}, "selected": None, "favorites": []}
 
 
+def test_putting_a_node_back_into_its_own_slot_does_nothing(store: Any) -> None:
+    """As in MST: ``s.x = s.x`` (a property, an array item, a map entry) is no write."""
+    before = get_snapshot(store)
+    node, entry = store.todos[0], store.by_owner["d"]
+    patches: list[Any] = []
+    on_patch(store, lambda patch, _inverse: patches.append(patch))
+    store.run(lambda s: s.todos.__setitem__(0, s.todos[0]))
+    store.run(lambda s: s.by_owner.__setitem__("d", s.by_owner["d"]))
+    assert patches == []
+    assert get_snapshot(store) is before
+    assert store.todos[0] is node and store.by_owner["d"] is entry and is_alive(node)
+
+
 def test_adding_a_tree_into_itself_is_a_tree_error(Node: Any) -> None:
     root = Node.create({"name": "r", "children": [{"name": "c"}]})
     before = get_snapshot(root)
@@ -285,6 +299,42 @@ def test_detach_from_map_and_property(store: Any, Node: Any) -> None:
     assert root.first is None
     assert is_alive(first)
     assert is_root(first)
+
+
+class _Settings(Model):
+    theme: str = "light"
+    size: int = 1
+
+
+class _Holder(Model):
+    settings: _Settings = {}  # type: ignore[assignment]  # a snapshot default
+    required: _Settings
+
+    @action
+    def theme(self, theme: str) -> None:
+        self.settings.theme = theme
+
+
+def test_removing_a_required_child_puts_its_default() -> None:
+    """As MST: detach leaves a new node built from the default in the slot; destroy
+    reconciles the node with the default (MST's fine-grained patches)."""
+    holder = _Holder.create({"settings": {"theme": "dark"}, "required": {}})
+    patches: list[Any] = []
+    on_patch(holder, lambda patch, _inverse: patches.append(patch))
+    first = holder.settings
+    assert detach(first) is first and is_root(first) and first.theme == "dark"
+    assert holder.settings is not first and get_snapshot(holder.settings) == {
+        "theme": "light", "size": 1}
+    assert patches == [{"op": "replace", "path": "/settings",
+                        "value": {"theme": "light", "size": 1}}]
+    patches.clear()
+    holder.theme("dark")
+    patches.clear()
+    destroy(holder.settings)
+    assert patches == [{"op": "replace", "path": "/settings/theme", "value": "light"}]
+    with pytest.raises(TreeError, match="is required and has no default"):
+        detach(holder.required)
+    assert is_alive(holder.required)
 
 
 def test_destroy_makes_dead_nodes(store: Any) -> None:

@@ -352,9 +352,22 @@ def test_apply_patch_single_and_list() -> None:
     assert get_snapshot(store)["arr"] == [2]
     assert store.m == {"x": 4}
     assert store.t.title == "T"
-    apply_patch(store, [remove("/m/x"), remove("/t")])
+    apply_patch(store, [remove("/m/x"), replace("/t", None)])
     assert store.m == {}
     assert store.t is None
+
+
+def test_apply_patch_refuses_to_remove_a_model_property() -> None:
+    """As MST does: a model has all its properties; ``replace`` with null empties one."""
+    store = PStore.create({"t": {"id": "a"}})
+    before = get_snapshot(store)
+    with pytest.raises(PatchError, match="properties cannot be removed; use 'replace' with null"):
+        apply_patch(store, [replace("/t/title", "x"), remove("/t")])
+    with pytest.raises(PatchError, match="properties cannot be removed"):
+        apply_patch(store, {"op": "move", "from": "/t", "path": "/m/x"})
+    with pytest.raises(PatchError, match="has no property 'nope'"):
+        apply_patch(store, remove("/nope"))
+    assert get_snapshot(store) is before
 
 
 def test_apply_patch_is_atomic() -> None:
