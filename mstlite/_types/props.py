@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from threading import get_ident
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from mstlite._engine.reactivity import Computed
 
@@ -158,6 +158,21 @@ def _restore_volatile(obj: Model, store: dict[str, Any], name: str, old: Any, mi
     obj._changed(("volatile", name))
 
 
-def volatile(default: Any = None, *, factory: Callable[[], Any] | None = None) -> Any:
-    """Declare volatile state on a model: ``task: asyncio.Task | None = volatile(None)``."""
+@overload
+def volatile(default: T, *, init: Literal[False] = False) -> T: ...
+@overload
+def volatile(*, factory: Callable[[], T], init: Literal[False] = False) -> T: ...
+def volatile(
+    default: Any = None, *, factory: Callable[[], Any] | None = None, init: bool = False
+) -> Any:
+    """Declare volatile state on a model: ``task: asyncio.Task | None = volatile(None)``.
+
+    ``factory`` (called once per instance, on first read) gives each instance
+    its own mutable value: ``seen: set[str] = volatile(factory=set)``. Volatile
+    state is not a constructor argument (``init`` exists for type checkers,
+    which read ``volatile`` as a dataclass field specifier, and must stay
+    False); raises ``TypeError`` when ``init`` is true.
+    """
+    if init:
+        raise TypeError("volatile state is not a constructor argument: init must be False")
     return VolatileProp(default, factory)
