@@ -68,7 +68,7 @@ def apply_snapshot(node: Any, snapshot: Any) -> None:
         raise IdentifierClashError(str(error), [{"path": path, "message": str(error)}]) from None
 
 
-def on_patch(node: Any, listener: Callable[[Any, Any], None]) -> Callable[[], None]:
+def on_patch(node: Any, listener: Callable[[Patch, Patch], None]) -> Callable[[], None]:
     """Call ``listener(patch, inverse_patch)`` for every committed change under ``node``.
 
     Paths are relative to ``node``. Returns a disposer that removes the listener.

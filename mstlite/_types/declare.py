@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 import typing
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar, dataclass_transform
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, dataclass_transform
+
+from typing_extensions import TypeVar
 
 from mstlite._node.node import Node
 from mstlite._types.annotations import to_type
@@ -21,7 +23,15 @@ from mstlite._util.frozen import FrozenDict
 
 __all__ = ["Model", "ModelMeta"]
 
-M = TypeVar("M", bound="Model")
+if TYPE_CHECKING:
+    from mstlite.typing import ModelSnapshot
+else:  # the same type; importing mstlite.typing here would load it with mstlite
+    ModelSnapshot = Mapping[str, Any]
+
+SnapshotOut = TypeVar("SnapshotOut", default=ModelSnapshot)
+"""A model's snapshot type (what ``get_snapshot`` returns), its first type parameter."""
+SnapshotIn = TypeVar("SnapshotIn", default=Mapping[str, Any])
+"""What a model's ``create`` takes, its second type parameter."""
 
 _HOOKS = ("after_create", "after_attach", "before_detach", "before_destroy")
 _RESERVED = {"create", "is_", "validate", "json_schema"}
@@ -177,12 +187,22 @@ def _is_classvar(annotation: Any) -> bool:
     return typing.get_origin(annotation) is ClassVar
 
 
-class Model(ModelNode, metaclass=ModelMeta):
+class Model(ModelNode, Generic[SnapshotOut, SnapshotIn], metaclass=ModelMeta):
     """Base class of models: annotations declare properties, ``@action`` methods change them.
 
-    Create instances with ``MyModel.create(snapshot, env=...)`` or
-    ``MyModel(**snapshot)``; both validate the whole snapshot first and raise
-    ``ValidationError`` listing every problem.
+    Create instances with ``MyModel(field=value, ...)`` (checked by type
+    checkers), ``MyModel.create(snapshot, env=...)`` or ``MyModel(**snapshot)``;
+    each validates the whole snapshot first and raises ``ValidationError``
+    listing every problem.
+
+    The two optional type parameters name the model's snapshot types for type
+    checkers, as MobX-State-Tree's ``SnapshotOut`` and ``SnapshotIn`` do:
+    ``class Todo(Model[TodoSnapshot, TodoSnapshotIn])`` makes
+    ``get_snapshot(todo)`` a ``TodoSnapshot`` and ``Todo.create`` take a
+    ``TodoSnapshotIn`` (usually ``TypedDict`` classes; ``mstlite.snapshot_types(Todo)``
+    writes them, ``mstlite.check_snapshot_types(Todo)`` checks them against the model).
+    Without them a snapshot is a ``Mapping[str, JSONValue]`` and ``create``
+    takes any mapping. They change nothing at run time.
     """
 
     __slots__ = ()
@@ -216,7 +236,7 @@ class Model(ModelNode, metaclass=ModelMeta):
         self._transact(_put_nodes, self, {name: value for name, (_, value) in nodes.items()})
 
     @classmethod
-    def create(cls: type[M], snapshot: Mapping[str, Any] | None = None, *, env: Any = None) -> M:
+    def create(cls, snapshot: SnapshotIn | None = None, *, env: Any = None) -> Self:
         """Validate ``snapshot`` and build a new tree whose root is an instance of ``cls``.
 
         ``env`` is shared by the whole tree (``get_env``). Raises ``ValidationError``
