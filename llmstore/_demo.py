@@ -17,6 +17,7 @@ from llmstore.store import create_llm_store_default_model
 from llmstore.testing import ModelServer
 from llmstore.types import ModelStatus
 from mstlite import get_snapshot, on_patch
+from mstlite.typing import Patch
 
 __all__ = ["run_demo"]
 
@@ -83,7 +84,7 @@ async def run_demo(output: Output, *, size_mb: int = 24) -> int:
 
             progress_patches = 0
 
-            def show_patch(patch: dict[str, Any], inverse: dict[str, Any]) -> None:
+            def show_patch(patch: Patch, inverse: Patch) -> None:
                 nonlocal progress_patches
                 if patch["path"].endswith("/progress"):
                     progress_patches += 1

@@ -59,14 +59,17 @@ from mstlite._api.tree import (
 )
 from mstlite._engine.reactions import autorun, reaction, when
 from mstlite._engine.reactivity import untracked
+from mstlite._node.liveliness import get_liveliness_checking, set_liveliness_checking
 from mstlite._types.annotations import Frozen, Identifier, Ref, SafeRef, refine
 from mstlite._types.array import ArrayNode
 from mstlite._types.declare import Model
 from mstlite._types.map import MapNode
 from mstlite._types.props import computed, volatile
+from mstlite._types.snapshot_types import check_snapshot_types, snapshot_types
 from mstlite.errors import (
     DeadNodeError,
     InvalidReferenceError,
+    LivelinessWarning,
     MstError,
     PatchError,
     ProtectionError,
@@ -91,6 +94,7 @@ __all__ = [
     "Frozen",
     "Identifier",
     "InvalidReferenceError",
+    "LivelinessWarning",
     "MapNode",
     "Model",
     "MstError",
@@ -110,6 +114,7 @@ __all__ = [
     "apply_patch",
     "apply_snapshot",
     "autorun",
+    "check_snapshot_types",
     "clone",
     "computed",
     "destroy",
@@ -117,6 +122,7 @@ __all__ = [
     "escape_json_path",
     "get_env",
     "get_identifier",
+    "get_liveliness_checking",
     "get_parent",
     "get_parent_of_type",
     "get_path",
@@ -139,6 +145,8 @@ __all__ = [
     "refine",
     "resolve_identifier",
     "resolve_path",
+    "set_liveliness_checking",
+    "snapshot_types",
     "try_resolve",
     "typecheck",
     "types",

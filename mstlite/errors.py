@@ -7,6 +7,7 @@ from typing import Any
 __all__ = [
     "DeadNodeError",
     "InvalidReferenceError",
+    "LivelinessWarning",
     "MstError",
     "PatchError",
     "ProtectionError",
@@ -51,7 +52,17 @@ class InvalidReferenceError(MstError):
 
 
 class DeadNodeError(MstError):
-    """Raised when a destroyed or removed node is changed."""
+    """Raised when a destroyed or removed node is changed, or read while
+    ``set_liveliness_checking("error")`` is in force."""
+
+
+class LivelinessWarning(UserWarning):
+    """Warned when a destroyed or removed node is read (its last value is returned).
+
+    The default of ``set_liveliness_checking``; ``"error"`` raises
+    ``DeadNodeError`` instead and ``"ignore"`` silences it. Filter it with the
+    ``warnings`` module like any other category.
+    """
 
 
 class TreeError(MstError):

@@ -8,7 +8,7 @@ action commits, in order, never from an aborted action.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import reactivex
 from reactivex import Observable, abc
@@ -24,6 +24,11 @@ from mstlite._node.node import Node
 __all__ = ["actions", "observe", "patches", "snapshots"]
 
 T = TypeVar("T")
+S = TypeVar("S")
+
+if TYPE_CHECKING:
+    from mstlite._types.declare import Model
+    from mstlite.typing import ActionCall, Patch, Snapshot
 
 
 def observe(
@@ -77,6 +82,10 @@ def _listen(
     return reactivex.create(subscribe)
 
 
+@overload
+def patches(node: Node, *, with_inverse: Literal[False] = False) -> Observable[Patch]: ...
+@overload
+def patches(node: Node, *, with_inverse: Literal[True]) -> Observable[tuple[Patch, Patch]]: ...
 def patches(node: Node, *, with_inverse: bool = False) -> Observable[Any]:
     """Each committed patch under ``node`` (relative paths); ``(patch, inverse)`` pairs
     when ``with_inverse`` is true."""
@@ -89,11 +98,15 @@ def patches(node: Node, *, with_inverse: bool = False) -> Observable[Any]:
     return _listen(register)
 
 
+@overload
+def snapshots(node: Model[S, Any]) -> Observable[S]: ...  # type: ignore[overload-overlap]
+@overload
+def snapshots(node: Node) -> Observable[Snapshot]: ...
 def snapshots(node: Node) -> Observable[Any]:
     """The snapshot of ``node``: the current one, then one per commit that changed it."""
     return _listen(lambda emit: on_snapshot(node, emit), lambda: get_snapshot(node))
 
 
-def actions(node: Node) -> Observable[dict[str, Any]]:
+def actions(node: Node) -> Observable[ActionCall]:
     """Each outermost action on ``node``'s subtree as ``{"name", "path", "args"}``."""
     return _listen(lambda emit: on_action(node, emit))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from mstlite._types.annotations import to_type
 from mstlite._types.array import ArrayType
@@ -53,6 +53,8 @@ __all__ = [
     "union",
 ]
 
+T = TypeVar("T")
+
 string: Type = to_type(str)
 """``str``, as the annotation ``str``."""
 integer: Type = to_type(int)
@@ -84,13 +86,29 @@ def model(
     return cls._mst_type  # type: ignore[attr-defined, no-any-return]
 
 
-def array(item: Any) -> ArrayType:
-    """An array of ``item``; defaults to ``[]`` in a model."""
+@overload
+def array(item: type[T]) -> ArrayType[T]: ...
+@overload
+def array(item: Any) -> ArrayType[Any]: ...
+def array(item: Any) -> ArrayType[Any]:
+    """An array of ``item``; defaults to ``[]`` in a model.
+
+    ``array(Todo).create()`` is a ``list[Todo]`` to type checkers (an
+    ``ArrayNode`` at run time). Raises ``TypeError`` when ``item`` is not a type.
+    """
     return ArrayType(to_type(item))
 
 
-def map(item: Any) -> MapType:
-    """A map from strings to ``item``; defaults to ``{}`` in a model."""
+@overload
+def map(item: type[T]) -> MapType[T]: ...
+@overload
+def map(item: Any) -> MapType[Any]: ...
+def map(item: Any) -> MapType[Any]:
+    """A map from strings to ``item``; defaults to ``{}`` in a model.
+
+    ``map(Todo).create()`` is a ``dict[str, Todo]`` to type checkers (a
+    ``MapNode`` at run time). Raises ``TypeError`` when ``item`` is not a type.
+    """
     return MapType(to_type(item))
 
 

@@ -6,9 +6,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal, NotRequired, TypeAlias, TypedDict
 
-__all__ = ["JSONScalar", "JSONValue", "Patch", "PatchOp", "Snapshot"]
+__all__ = [
+    "ActionCall",
+    "JSONScalar",
+    "JSONValue",
+    "ModelSnapshot",
+    "Patch",
+    "PatchOp",
+    "Snapshot",
+]
 
 JSONScalar: TypeAlias = str | int | float | bool | None
 """A JSON leaf: string, number, boolean or null."""
@@ -18,6 +27,10 @@ JSONValue: TypeAlias = "JSONScalar | list[JSONValue] | dict[str, JSONValue]"
 
 Snapshot: TypeAlias = JSONValue
 """The immutable JSON value of a tree node, as ``get_snapshot`` returns it."""
+
+ModelSnapshot: TypeAlias = Mapping[str, JSONValue]
+"""The snapshot of a model that declares no snapshot type (``Model[TodoSnapshot]`` does):
+a read-only mapping, as snapshots are immutable."""
 
 PatchOp: TypeAlias = Literal["add", "remove", "replace", "move", "copy", "test"]
 """The six RFC 6902 operations."""
@@ -34,3 +47,13 @@ Patch = TypedDict(
 )
 """One RFC 6902 operation. ``path`` and ``from`` are RFC 6901 pointers (``"/todos/0"``);
 ``value`` is required by add, replace and test, ``from`` by move and copy."""
+
+
+class ActionCall(TypedDict):
+    """One outermost action call as ``on_action``, ``rx.actions`` and ``record_actions``
+    report it and ``apply_action`` replays it."""
+
+    name: str
+    path: str
+    args: list[JSONValue]
+    kwargs: NotRequired[dict[str, JSONValue]]

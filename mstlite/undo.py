@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mstlite._api.middleware import ActionContext, add_middleware
 from mstlite._api.patching import apply_patch, on_patch
@@ -19,6 +19,9 @@ from mstlite._engine.transaction import Transaction, run_pending_reactions
 from mstlite._node.node import Node
 from mstlite._util.frozen import freeze
 
+if TYPE_CHECKING:
+    from mstlite.typing import Patch
+
 __all__ = ["HistoryEntry", "UndoManager"]
 
 
@@ -26,8 +29,8 @@ __all__ = ["HistoryEntry", "UndoManager"]
 class HistoryEntry:
     """The patches of one undoable step and their inverses."""
 
-    patches: list[dict[str, Any]] = field(default_factory=list)
-    inverse_patches: list[dict[str, Any]] = field(default_factory=list)
+    patches: list[Patch] = field(default_factory=list)
+    inverse_patches: list[Patch] = field(default_factory=list)
 
 
 class UndoManager:
@@ -58,7 +61,7 @@ class UndoManager:
         self._hooks.append(self._on_commit)
 
     # ------------------------------------------------------------ recording
-    def _record(self, patch: dict[str, Any], inverse: dict[str, Any]) -> None:
+    def _record(self, patch: Patch, inverse: Patch) -> None:
         if self._skip:
             return
         self._pending.patches.append(patch)

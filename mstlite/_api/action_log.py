@@ -16,6 +16,7 @@ from mstlite.errors import MstError
 
 if TYPE_CHECKING:
     from mstlite._api.middleware import ActionContext
+    from mstlite.typing import ActionCall
 
 __all__ = [
     "ActionRecorder",
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 
-def on_action(node: Node, listener: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+def on_action(node: Node, listener: Callable[[ActionCall], None]) -> Callable[[], None]:
     """Call ``listener({"name", "path", "args"})`` for each outermost action on the subtree.
 
     Calls are delivered once the action commits (a failed action is not
@@ -44,7 +45,7 @@ def report_action(rt: Runtime, node: Node, call: ActionContext) -> None:
         extras = current._ext
         if extras is not None and extras.action_listeners:
             path = _relative_path(current, node)
-            serial: dict[str, Any] = {
+            serial: ActionCall = {
                 "name": call.name,
                 "path": path,
                 "args": [_serialize(current, a) for a in call.args],
@@ -161,7 +162,7 @@ class ActionRecorder(Recorder):
 
     def __init__(self, node: Node) -> None:
         super().__init__(node)
-        self.actions: list[dict[str, Any]] = []
+        self.actions: list[ActionCall] = []
         self.resume()
 
     def _listen(self) -> Callable[[], None]:

@@ -85,7 +85,7 @@ def _checking_clashes_at_the_end(target: Node, fn: Callable[..., None], *args: A
         check_deferred_clashes(deferred)
 
 
-def on_patch(node: Any, listener: Callable[[Any, Any], None]) -> Callable[[], None]:
+def on_patch(node: Any, listener: Callable[[Patch, Patch], None]) -> Callable[[], None]:
     """Call ``listener(patch, inverse_patch)`` for every committed change under ``node``.
 
     Paths are relative to ``node``. Returns a disposer that removes the listener.

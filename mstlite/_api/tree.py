@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from threading import get_ident
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from mstlite._api.patching import node_of as _node
 from mstlite._api.paths import resolve_parts
@@ -50,16 +50,37 @@ __all__ = [
 ]
 
 N = TypeVar("N")
+S = TypeVar("S")
+E = TypeVar("E")
+
+if TYPE_CHECKING:
+    from mstlite._types.declare import Model
+    from mstlite.typing import Snapshot
+
+
+@overload
+def get_snapshot(node: Model[S, Any]) -> S: ...  # type: ignore[overload-overlap]
+@overload
+def get_snapshot(node: object) -> Snapshot: ...
 
 
 def get_snapshot(node: Any) -> Any:
-    """The immutable snapshot of ``node``: equal to plain JSON, shared where unchanged."""
+    """The immutable snapshot of ``node``: equal to plain JSON, shared where unchanged.
+
+    Typed as the model's snapshot type (``Model[TodoSnapshot]``), else a
+    ``Mapping[str, JSONValue]`` for a model and a ``JSONValue`` for an array or
+    map. Raises ``MstError`` when ``node`` is not a tree node.
+    """
     node = _node(node, "get_snapshot")
     if node._tree.rt.tracking is not None:
         node._observe(SNAPSHOT)
     return node._get_snapshot()
 
 
+@overload
+def on_snapshot(node: Model[S, Any], listener: Callable[[S], None]) -> Callable[[], None]: ...
+@overload
+def on_snapshot(node: object, listener: Callable[[Snapshot], None]) -> Callable[[], None]: ...
 def on_snapshot(node: Any, listener: Callable[[Any], None]) -> Callable[[], None]:
     """Call ``listener(snapshot)`` once after each commit that changed ``node``.
 
@@ -77,8 +98,12 @@ def on_snapshot(node: Any, listener: Callable[[Any], None]) -> Callable[[], None
     return dispose
 
 
-def get_parent(node: Any, depth: int = 1) -> Any:
-    """The node ``depth`` levels up; raises ``TreeError`` if there is none."""
+def get_parent(node: object, depth: int = 1) -> Any:
+    """The node ``depth`` levels up; raises ``TreeError`` if there is none.
+
+    Typed ``Any``: the parent's type is not known from the child's. Use
+    ``get_parent_of_type(node, Store)`` for a typed result.
+    """
     current = _node(node, "get_parent")
     for _ in range(depth):
         parent = current._parent
@@ -96,8 +121,15 @@ def has_parent(node: Any, depth: int = 1) -> bool:
     return current is not None
 
 
+@overload
+def get_parent_of_type(node: object, kind: type[N]) -> N: ...
+@overload
+def get_parent_of_type(node: object, kind: Type) -> Any: ...
 def get_parent_of_type(node: Any, kind: Any) -> Any:
-    """The nearest ancestor of the given type (a Model class or type); raises ``TreeError``."""
+    """The nearest ancestor of the given type (a Model class or type); raises ``TreeError``.
+
+    Given a Model class, the result is typed as an instance of it.
+    """
     target = _as_type(kind)
     current = _node(node, "get_parent_of_type")._parent
     while current is not None:
@@ -107,8 +139,12 @@ def get_parent_of_type(node: Any, kind: Any) -> Any:
     raise TreeError(f"{node._describe()} has no parent of type {target.name}")
 
 
-def get_root(node: Any) -> Any:
-    """The root node of the tree ``node`` is in."""
+def get_root(node: object) -> Any:
+    """The root node of the tree ``node`` is in (``node`` itself for a root).
+
+    Typed ``Any``: a node may sit in trees of any root type; annotate the
+    result (``store: Store = get_root(todo)``), or check it with ``isinstance``.
+    """
     current = _node(node, "get_root")
     while current._parent is not None:
         current = current._parent
@@ -178,8 +214,16 @@ def _resolve(node: Node, path: str) -> Any:
     return kind.read(stored, container) if kind.needs_read else stored
 
 
+@overload
+def resolve_identifier(kind: type[N], node: object, identifier: str) -> N | None: ...
+@overload
+def resolve_identifier(kind: Type, node: object, identifier: str) -> Any: ...
 def resolve_identifier(kind: Any, node: Any, identifier: str) -> Any:
-    """The node of type ``kind`` with ``identifier`` in ``node``'s tree, or ``None``."""
+    """The node of type ``kind`` with ``identifier`` in ``node``'s tree, or ``None``.
+
+    Given a Model class, the result is typed ``Model | None``. Raises
+    ``MstError`` when ``kind`` is not an mstlite type.
+    """
     target = _as_type(kind)
     tree = _node(node, "resolve_identifier")._tree
     return tree.find(str(identifier), target.accepts_node)
@@ -190,9 +234,23 @@ def get_identifier(node: Any) -> str | None:
     return _node(node, "get_identifier")._identifier()
 
 
-def get_env(node: Any) -> Any:
-    """The ``env`` given to ``create`` for this tree (an empty dict when none was)."""
-    return _node(node, "get_env")._tree.env
+@overload
+def get_env(node: object) -> Any: ...
+@overload
+def get_env(node: object, kind: type[E]) -> E: ...
+def get_env(node: Any, kind: Any = None) -> Any:
+    """The ``env`` given to ``create`` for this tree (an empty dict when none was).
+
+    ``get_env(node, MyEnv)`` types the result as ``MyEnv`` and raises
+    ``TypeError`` when the env is not an instance of it.
+    """
+    env = _node(node, "get_env")._tree.env
+    if kind is not None and not isinstance(env, kind):
+        raise TypeError(
+            f"the env of this tree is a {type(env).__name__}, not a {kind.__name__}: "
+            "pass the env's own class to get_env, or omit it"
+        )
+    return env
 
 
 def get_type(node: Any) -> Type:

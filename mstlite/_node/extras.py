@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from mstlite._engine.reactivity import Computed
+    from mstlite.typing import ActionCall
 
 __all__ = ["NodeExtras", "subscribe"]
 
@@ -42,7 +43,7 @@ class NodeExtras:
         #: add_middleware handlers, run around actions on the node's subtree.
         self.middleware: list[Callable[..., Any]] = []
         #: on_action listeners, called with each outermost action call on the subtree.
-        self.action_listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.action_listeners: list[Callable[[ActionCall], None]] = []
         #: The cached computed views, by name.
         self.computeds: dict[str, Computed] = {}
         #: Volatile state values, by name.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, MutableSequence
-from typing import Any, SupportsIndex, overload
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSequence
+from typing import TYPE_CHECKING, Any, Generic, SupportsIndex, TypeVar, overload
 
 from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
 from mstlite._engine.transaction import Transaction
+from mstlite._node.liveliness import dead_read
 from mstlite._node.node import Node, same_stored, snapshot_of
 from mstlite._node.patches import emit
 from mstlite._types.base import NodeType, Type, where
@@ -21,8 +22,21 @@ __all__ = ["ArrayNode", "ArrayType"]
 ALL = "*"  # the atom key standing for "anything in this array"
 
 
-class ArrayType(NodeType):
-    """``list[X]``: an array of ``X``; its default snapshot is ``[]``."""
+T = TypeVar("T")
+
+
+class ArrayType(NodeType, Generic[T]):
+    """``list[X]``: an array of ``X``; its default snapshot is ``[]``.
+
+    Generic only for type checkers: ``types.array(Todo).create()`` is a
+    ``list[Todo]`` to them.
+    """
+
+    if TYPE_CHECKING:
+
+        def create(
+            self, snapshot: Any = None, *, env: Mapping[str, Any] | None = None
+        ) -> list[T]: ...
 
     is_complex = True
 
@@ -70,7 +84,7 @@ class ArrayNode(Node, MutableSequence[Any]):
     __slots__ = ("_dirty", "_items", "_snaps", "_type")
     _slot_atom = ALL
 
-    _type: ArrayType
+    _type: ArrayType[Any]
     _items: list[Any]
     # Snapshots of the items, kept in step with _items (complex items only).
     _snaps: list[Any] | None
@@ -126,6 +140,8 @@ class ArrayNode(Node, MutableSequence[Any]):
     def __getitem__(self, index: SupportsIndex | slice) -> Any:
         if self._tree.rt.tracking is not None:
             self._observe(ALL)
+        if not self._alive:
+            dead_read(self, "an item")
         item = self._type.item
         if isinstance(index, slice):
             values = self._items[index]
@@ -136,6 +152,8 @@ class ArrayNode(Node, MutableSequence[Any]):
     def __iter__(self) -> Iterator[Any]:
         if self._tree.rt.tracking is not None:
             self._observe(ALL)
+        if not self._alive:
+            dead_read(self, "the items")
         item = self._type.item
         if item.needs_read:
             return (item.read(v, self) for v in list(self._items))

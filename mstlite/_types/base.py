@@ -245,8 +245,13 @@ class NodeType(Type):
         return self.instantiate_here(snapshot, parent, key)
 
 
-def build_normalized(kind: Type, normalized: Any, env: Mapping[str, Any] | None) -> Any:
+def build_normalized(
+    kind: Type, normalized: Any, env: Mapping[str, Any] | None, into: Node | None = None
+) -> Any:
     """``kind.create_from_normalized``; an identifier clash raises ``IdentifierClashError``.
+
+    ``into`` is a model instance made by ``Model.__init__`` that becomes the
+    root (``kind`` is then its ModelType, which sets it up in place).
 
     Identifiers can only clash once nodes are built (two alike under one type,
     or a map entry under another key); the snapshot is invalid all the same.
@@ -262,7 +267,9 @@ def build_normalized(kind: Type, normalized: Any, env: Mapping[str, Any] | None)
     if pause:
         gc.disable()
     try:
-        return kind.create_from_normalized(normalized, env)
+        if into is None:
+            return kind.create_from_normalized(normalized, env)
+        return kind.setup_root(into, normalized, env)  # type: ignore[attr-defined]
     except TreeError as error:
         del pending[built:]
         raise IdentifierClashError(str(error), [{"path": "", "message": str(error)}]) from None

@@ -5,20 +5,33 @@ from __future__ import annotations
 import sys
 import typing
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, dataclass_transform
 
+from typing_extensions import TypeVar
+
+from mstlite._node.node import Node
 from mstlite._types.annotations import to_type
 from mstlite._types.array import ArrayType
-from mstlite._types.base import MISSING, Type, build_normalized, run_created_hooks
+from mstlite._types.base import MISSING, Type, build_normalized
 from mstlite._types.forward import Namespace
 from mstlite._types.map import MapType
 from mstlite._types.model import ModelNode, ModelType
-from mstlite._types.props import ComputedProp, Prop, VolatileProp
-from mstlite._types.wrappers import MaybeType, OptionalType
+from mstlite._types.props import ComputedProp, Prop, VolatileProp, volatile
+from mstlite._types.reference import ReferenceType
+from mstlite._types.wrappers import LateType, MaybeType, OptionalType
+from mstlite._util.frozen import FrozenDict
 
 __all__ = ["Model", "ModelMeta"]
 
-M = TypeVar("M", bound="Model")
+if TYPE_CHECKING:
+    from mstlite.typing import ModelSnapshot
+else:  # the same type; importing mstlite.typing here would load it with mstlite
+    ModelSnapshot = Mapping[str, Any]
+
+SnapshotOut = TypeVar("SnapshotOut", default=ModelSnapshot)
+"""A model's snapshot type (what ``get_snapshot`` returns), its first type parameter."""
+SnapshotIn = TypeVar("SnapshotIn", default=Mapping[str, Any])
+"""What a model's ``create`` takes, its second type parameter."""
 
 _HOOKS = ("after_create", "after_attach", "before_detach", "before_destroy")
 _RESERVED = {"create", "is_", "validate", "json_schema"}
@@ -72,6 +85,11 @@ def _implicit_default(kind: Type) -> Any:
         base = inner
 
 
+# To type checkers a model class is a keyword-only dataclass: ``Todo(id="a")``
+# checks field names and types, as pydantic's BaseModel does. ``volatile`` is a
+# field specifier whose ``init`` is False: volatile state is not a constructor
+# argument (it is not part of snapshots).
+@dataclass_transform(kw_only_default=True, field_specifiers=(volatile,))
 class ModelMeta(type):
     """Collects annotated properties and gives every model class ``__slots__``."""
 
@@ -115,18 +133,76 @@ class ModelMeta(type):
         return cls
 
 
+def _node_fields(kind: ModelType, snapshot: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The fields of a constructor call that hold nodes (a node, or a list or
+    dict of them), each as ``(its snapshot form, the value given)``."""
+    found: dict[str, tuple[Any, Any]] = {}
+    for name, value in snapshot.items():
+        if isinstance(value, Node):
+            has = True
+        elif isinstance(value, list | tuple):
+            has = any(isinstance(item, Node) for item in value)
+        elif isinstance(value, dict):
+            has = any(isinstance(item, Node) for item in value.values())
+        else:
+            continue
+        prop = kind.props.get(name)
+        if has and prop is not None and _holds_nodes(prop):
+            found[name] = (_plain(value), value)
+    return found
+
+
+def _holds_nodes(kind: Type) -> bool:
+    """Whether a property of this type stores nodes (not identifiers of them)."""
+    while isinstance(kind, MaybeType | LateType):
+        kind = kind.inner
+    return kind.is_complex and not isinstance(kind, ReferenceType)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Node):
+        return value._get_snapshot()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return [_plain(item) for item in value]
+
+
+def _put_nodes(node: Model, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        if isinstance(value, Node):
+            setattr(node, name, value)
+            continue
+        setattr(node, name, {} if isinstance(value, dict) else [])
+        container = getattr(node, name)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                container[key] = item
+        else:
+            container.extend(value)
+
+
 def _is_classvar(annotation: Any) -> bool:
     if isinstance(annotation, str):
         return annotation.startswith(("ClassVar", "typing.ClassVar"))
     return typing.get_origin(annotation) is ClassVar
 
 
-class Model(ModelNode, metaclass=ModelMeta):
+class Model(ModelNode, Generic[SnapshotOut, SnapshotIn], metaclass=ModelMeta):
     """Base class of models: annotations declare properties, ``@action`` methods change them.
 
-    Create instances with ``MyModel.create(snapshot, env=...)`` or
-    ``MyModel(**snapshot)``; both validate the whole snapshot first and raise
-    ``ValidationError`` listing every problem.
+    Create instances with ``MyModel(field=value, ...)`` (checked by type
+    checkers), ``MyModel.create(snapshot, env=...)`` or ``MyModel(**snapshot)``;
+    each validates the whole snapshot first and raises ``ValidationError``
+    listing every problem.
+
+    The two optional type parameters name the model's snapshot types for type
+    checkers, as MobX-State-Tree's ``SnapshotOut`` and ``SnapshotIn`` do:
+    ``class Todo(Model[TodoSnapshot, TodoSnapshotIn])`` makes
+    ``get_snapshot(todo)`` a ``TodoSnapshot`` and ``Todo.create`` take a
+    ``TodoSnapshotIn`` (usually ``TypedDict`` classes; ``mstlite.snapshot_types(Todo)``
+    writes them, ``mstlite.check_snapshot_types(Todo)`` checks them against the model).
+    Without them a snapshot is a ``Mapping[str, JSONValue]`` and ``create``
+    takes any mapping. They change nothing at run time.
     """
 
     __slots__ = ()
@@ -134,18 +210,33 @@ class Model(ModelNode, metaclass=ModelMeta):
     _mst_own_props: ClassVar[dict[str, tuple[Any, Any]]]
 
     def __init__(self, snapshot: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
+        """Build a new, unattached tree whose root is this instance, as ``create`` does.
+
+        To type checkers the signature is the model's fields, keyword-only
+        (``Todo(id="a", title="x")``); at run time a snapshot mapping may also be
+        passed first. A field may hold nodes (``Store(todos=[Todo(id="a")])``,
+        ``Store(selected=todo)`` for a reference): they are attached to the new
+        tree, so each must be unattached (a root) and alive, else ``TreeError``.
+        Raises ``ValidationError`` listing every problem before anything is built.
+        """
         kind = type(self)._mst_type
         if snapshot is None:
             snapshot = fields
         elif fields:
             snapshot = {**snapshot, **fields}
-        kind.setup(self, kind.normalize(snapshot), None, None, None)
-        tree = self._tree
-        tree.fresh = False
-        run_created_hooks(tree.rt)
+        nodes = _node_fields(kind, snapshot)
+        if not nodes:
+            build_normalized(kind, kind.normalize(snapshot), None, self)
+            return
+        # Validated with the nodes' snapshots, built with their places empty; then
+        # the nodes themselves take them through the ordinary write path (one
+        # parent each, identifiers unique).
+        normalized = kind.normalize({**snapshot, **{n: plain for n, (plain, _) in nodes.items()}})
+        build_normalized(kind, FrozenDict({**normalized, **dict.fromkeys(nodes)}), None, self)
+        self._transact(_put_nodes, self, {name: value for name, (_, value) in nodes.items()})
 
     @classmethod
-    def create(cls: type[M], snapshot: Mapping[str, Any] | None = None, *, env: Any = None) -> M:
+    def create(cls, snapshot: SnapshotIn | None = None, *, env: Any = None) -> Self:
         """Validate ``snapshot`` and build a new tree whose root is an instance of ``cls``.
 
         ``env`` is shared by the whole tree (``get_env``). Raises ``ValidationError``

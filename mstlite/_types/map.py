@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
-from typing import Any
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
 from mstlite._engine.transaction import Transaction
+from mstlite._node.liveliness import dead_read
 from mstlite._node.node import REMOVED, Node, snapshot_of
 from mstlite._types.base import NodeType, Type
 from mstlite._util.frozen import FrozenDict
@@ -19,8 +20,21 @@ __all__ = ["MapNode", "MapType"]
 KEYS = "*keys"  # the atom key standing for "the set of keys"
 
 
-class MapType(NodeType):
-    """``dict[str, X]``: string keys to ``X``; its default snapshot is ``{}``."""
+T = TypeVar("T")
+
+
+class MapType(NodeType, Generic[T]):
+    """``dict[str, X]``: string keys to ``X``; its default snapshot is ``{}``.
+
+    Generic only for type checkers: ``types.map(Todo).create()`` is a
+    ``dict[str, Todo]`` to them.
+    """
+
+    if TYPE_CHECKING:
+
+        def create(
+            self, snapshot: Any = None, *, env: Mapping[str, Any] | None = None
+        ) -> dict[str, T]: ...
 
     is_complex = True
 
@@ -80,7 +94,7 @@ class MapNode(Node, MutableMapping[str, Any]):
     __slots__ = ("_dirty", "_items", "_snaps", "_type")
     _keys_atom = KEYS
 
-    _type: MapType
+    _type: MapType[Any]
     _items: dict[str, Any]
     _snaps: dict[str, Any] | None
     _dirty: set[Node] | None
@@ -119,6 +133,8 @@ class MapNode(Node, MutableMapping[str, Any]):
             self._observe(key)
             if key not in self._items:
                 self._observe(KEYS)
+        if not self._alive:
+            dead_read(self, f"entry {key!r}")
         value = self._items[key]
         item = self._type.item
         return item.read(value, self) if item.needs_read else value
@@ -126,6 +142,8 @@ class MapNode(Node, MutableMapping[str, Any]):
     def __iter__(self) -> Iterator[str]:
         if self._tree.rt.tracking is not None:
             self._observe(KEYS)
+        if not self._alive:
+            dead_read(self, "the keys")
         return iter(list(self._items))
 
     def __len__(self) -> int:

@@ -106,6 +106,17 @@ class ModelType(NodeType):
         self.setup(node, snapshot, parent, key, tree)
         return node
 
+    def setup_root(self, node: ModelNode, normalized: Any, env: Any) -> ModelNode:
+        """Make ``node`` (made by ``Model.__init__``) the root of a new tree, as
+        ``create_from_normalized`` does for a node it makes."""
+        self.setup(node, normalized, None, None, None)
+        tree = node._tree
+        tree.fresh = False
+        if env is not None:
+            tree.env = env
+        run_created_hooks(tree.rt)
+        return node
+
     def setup(
         self, node: ModelNode, snapshot: Any, parent: Node | None, key: Any, tree: Any
     ) -> None:

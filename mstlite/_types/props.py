@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from threading import get_ident
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, Never, TypeVar, overload
 
 from mstlite._engine.reactivity import Computed
+from mstlite._node.liveliness import dead_read
 
 if TYPE_CHECKING:
     from mstlite._types.base import Type
@@ -37,6 +38,8 @@ class Prop:
         rt = obj._tree.rt
         if rt.tracking is not None:
             obj._observe_in(rt, self.name)
+        if not obj._alive:
+            dead_read(obj, self.name)
         return obj._data[self.name]
 
     def __set__(self, obj: Model, value: Any) -> None:
@@ -57,6 +60,8 @@ class ReadProp(Prop):
         rt = obj._tree.rt
         if rt.tracking is not None:
             obj._observe_in(rt, self.name)
+        if not obj._alive:
+            dead_read(obj, self.name)
         assert self.type is not None
         return self.type.read(obj._data[self.name], obj)
 
@@ -95,8 +100,12 @@ class ComputedProp(Generic[T]):
             )
         return value.get(rt)
 
-    def __set__(self, obj: Model, value: Any) -> None:
-        raise AttributeError(f"computed view {self.name!r} is read-only")
+    # ``Never``: to type checkers no value may be assigned (the view is read-only).
+    def __set__(self, obj: Model, value: Never) -> None:
+        raise AttributeError(
+            f"computed view {self.name!r} is read-only: change the properties it reads "
+            "(in an action) instead"
+        )
 
 
 def computed(fn: Callable[[Any], T]) -> ComputedProp[T]:
@@ -130,6 +139,8 @@ class VolatileProp(Generic[T]):
             return self
         if obj._tree.rt.tracking is not None:
             obj._observe(("volatile", self.name))
+        if not obj._alive:
+            dead_read(obj, self.name)
         store = self._store(obj)
         if self.name not in store:
             store[self.name] = self.factory() if self.factory is not None else self.default
@@ -158,6 +169,21 @@ def _restore_volatile(obj: Model, store: dict[str, Any], name: str, old: Any, mi
     obj._changed(("volatile", name))
 
 
-def volatile(default: Any = None, *, factory: Callable[[], Any] | None = None) -> Any:
-    """Declare volatile state on a model: ``task: asyncio.Task | None = volatile(None)``."""
+@overload
+def volatile(default: T, *, init: Literal[False] = False) -> T: ...
+@overload
+def volatile(*, factory: Callable[[], T], init: Literal[False] = False) -> T: ...
+def volatile(
+    default: Any = None, *, factory: Callable[[], Any] | None = None, init: bool = False
+) -> Any:
+    """Declare volatile state on a model: ``task: asyncio.Task | None = volatile(None)``.
+
+    ``factory`` (called once per instance, on first read) gives each instance
+    its own mutable value: ``seen: set[str] = volatile(factory=set)``. Volatile
+    state is not a constructor argument (``init`` exists for type checkers,
+    which read ``volatile`` as a dataclass field specifier, and must stay
+    False); raises ``TypeError`` when ``init`` is true.
+    """
+    if init:
+        raise TypeError("volatile state is not a constructor argument: init must be False")
     return VolatileProp(default, factory)

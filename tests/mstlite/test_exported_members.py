@@ -101,6 +101,12 @@ def test_contract_names_are_exported() -> None:
         "TreeError",
         "ThreadError",
         "adopt",
+        # issue 13: liveliness checking and per-model snapshot types.
+        "LivelinessWarning",
+        "set_liveliness_checking",
+        "get_liveliness_checking",
+        "snapshot_types",
+        "check_snapshot_types",
     ]
     assert set(contract) <= set(mstlite.__all__)
 
@@ -114,7 +120,9 @@ def test_errors_module_exports_match_package() -> None:
     assert defined_here == set(mstlite.errors.__all__)
     for name in mstlite.errors.__all__:
         assert getattr(mstlite, name) is getattr(mstlite.errors, name)
-    for name in mstlite.errors.__all__:
+    for name in set(mstlite.errors.__all__) - {"LivelinessWarning"}:
         error = getattr(mstlite.errors, name)
         assert issubclass(error, mstlite.MstError)
+    # A warning category, not an error: warnings.simplefilter can select it.
+    assert issubclass(mstlite.LivelinessWarning, UserWarning)
     assert issubclass(mstlite.ValidationError, ValueError)

@@ -11,10 +11,22 @@ and that test also fails when a statement here lacks either comment.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NotRequired, TypedDict
 
 import mstlite
-from mstlite import Identifier, Model, Ref, action, clone, computed, on_patch
+from mstlite import (
+    Identifier,
+    Model,
+    Ref,
+    action,
+    clone,
+    computed,
+    get_parent_of_type,
+    get_snapshot,
+    on_patch,
+    resolve_identifier,
+    types,
+)
 from mstlite.typing import Patch
 
 
@@ -42,6 +54,21 @@ class Store(Model):
     selected: Ref[Todo] | None = None
 
 
+class NoteSnapshot(TypedDict):
+    id: str
+    text: str
+
+
+class NoteSnapshotIn(TypedDict):
+    id: str
+    text: NotRequired[str]
+
+
+class Note(Model[NoteSnapshot, NoteSnapshotIn]):
+    id: Identifier
+    text: str = ""
+
+
 def mistakes(store: Store, todo: Todo) -> None:
     todo.title = 3  # type: ignore[assignment]  # pyright: ignore[reportAttributeAccessIssue]
     todo.done = "yes"  # type: ignore[assignment]  # pyright: ignore[reportAttributeAccessIssue]
@@ -60,3 +87,16 @@ def mistakes(store: Store, todo: Todo) -> None:
     mstlite.undo.UndoManager(store).undo(1)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
     mstlite.rxx  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
     mstlite.Modle  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
+    Todo(id=1)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    Todo(idd="x")  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    Todo("a")  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    Todo(id="a", label="x")  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    todo.label = "x"  # type: ignore[assignment]  # pyright: ignore[reportAttributeAccessIssue]
+    _snapshot: int = get_snapshot(store)  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    _array: int = types.array(Todo).create()  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    _found: Todo = resolve_identifier(Todo, store, "a")  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    _owner: Todo = get_parent_of_type(todo, Store)  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    on_patch(todo, lambda patch, inverse: patch["valeu"])  # type: ignore[typeddict-item]  # pyright: ignore[reportUnknownLambdaType, reportGeneralTypeIssues]
+    Note.create({"idd": "x"})  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    Note.create({"id": 1})  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    _note_text: int = get_snapshot(Note(id="n"))["text"]  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]

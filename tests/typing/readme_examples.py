@@ -2,15 +2,15 @@
 ``mypy --strict`` and pyright (strict), with ``assert_type`` on what each
 checker infers. Checked, not run, by ``tests/typing/test_type_checkers.py``.
 
-Where the README's own idiom does not check yet (issue 13 items 1 and 2), the
-form that checks today is used here and the README's form is kept in
-``pending_typed_models.py``.
+A snapshot dict where a checker wants a model instance (``self.todos.append({...})``
+on a ``list[Todo]``) works at run time but is a type error; the typed form
+(``Todo(id=..., title=...)``) is used here and in the README.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, assert_type
+from typing import Any, Literal, NotRequired, TypedDict, assert_type
 
 from reactivex import Observable
 
@@ -25,6 +25,7 @@ from mstlite import (
     computed,
     get_env,
     get_parent,
+    get_parent_of_type,
     get_root,
     get_snapshot,
     on_patch,
@@ -32,7 +33,7 @@ from mstlite import (
     resolve_identifier,
     types,
 )
-from mstlite.typing import JSONValue, Patch
+from mstlite.typing import ActionCall, JSONValue, ModelSnapshot, Patch, Snapshot
 
 
 class Todo(Model):
@@ -57,9 +58,33 @@ class Store(Model):
 
     @action
     def add(self, title: str) -> Todo:
-        # The README appends a snapshot dict; a checker wants a Todo (see pending_typed_models.py).
-        self.todos.append(Todo.create({"id": str(len(self.todos)), "title": title}))
+        self.todos.append(Todo(id=str(len(self.todos)), title=title))
         return self.todos[-1]
+
+
+class NoteSnapshot(TypedDict):
+    id: str
+    text: str
+
+
+class NoteSnapshotIn(TypedDict):
+    id: str
+    text: NotRequired[str]
+
+
+class Note(Model[NoteSnapshot, NoteSnapshotIn]):
+    """Snapshot types declared (mstlite.typing.snapshot_types writes them)."""
+
+    id: Identifier
+    text: str = ""
+
+
+def typed_snapshots() -> None:
+    note = Note.create({"id": "n"})
+    assert_type(get_snapshot(note), NoteSnapshot)
+    assert_type(get_snapshot(note)["text"], str)
+    assert_type(mstlite.rx.snapshots(note), Observable[NoteSnapshot])
+    mstlite.on_snapshot(note, lambda snapshot: print(snapshot["id"]))
 
 
 def printing_listener(patch: Patch, inverse: Patch) -> None:
@@ -81,8 +106,8 @@ def five_minutes() -> None:
     assert_type(store.todos[0].kind, Literal["task", "note"])
     assert_type(store.selected, Todo | None)
     assert_type(store.add("Call Bob"), Todo)
-    # Untyped today (issue 13 item 2 types it):
-    assert_type(get_snapshot(store), Any)
+    assert_type(get_snapshot(store), ModelSnapshot)
+    assert_type(get_snapshot(store.todos), Snapshot)
     store.todos[0].title = "x"  # a ProtectionError at run time, a str to a checker
 
 
@@ -101,20 +126,35 @@ def reactivity(store: Store) -> None:
     assert_type(mstlite.patch.apply(replayed, patch), mstlite.typing.JSONValue)
 
 
-def tree_functions_today(store: Store, todo: Todo) -> None:
-    """What the tree functions give a checker today; item 2 narrows the Any ones,
-    and then these assert_type lines fail and are updated."""
+def constructors() -> None:
+    todo = Todo(id="a", title="Buy milk", tags=["home"])
+    assert_type(todo, Todo)
+    store = Store(todos=[todo], selected=todo)  # nodes attach; a Ref takes the node
+    assert_type(store, Store)
+    assert_type(Store.create({"todos": [{"id": "b"}]}), Store)  # a snapshot dict still works
+
+
+class Env:
+    api_url = "http://127.0.0.1"
+
+
+def tree_functions(store: Store, todo: Todo) -> None:
+    """What the tree functions give a checker."""
     assert_type(clone(todo), Todo)
     assert_type(record_patches(store).patches, list[Patch])
-    assert_type(mstlite.rx.patches(store), Observable[Any])
-    assert_type(mstlite.rx.snapshots(store), Observable[Any])
-    assert_type(mstlite.rx.actions(store), Observable[dict[str, Any]])
+    assert_type(mstlite.rx.patches(store), Observable[Patch])
+    assert_type(mstlite.rx.patches(store, with_inverse=True), Observable[tuple[Patch, Patch]])
+    assert_type(mstlite.rx.snapshots(store), Observable[ModelSnapshot])
+    assert_type(mstlite.rx.actions(store), Observable[ActionCall])
     assert_type(mstlite.patch.apply({}, []), JSONValue)
-    assert_type(get_parent(todo), Any)
+    assert_type(get_parent(todo), Any)  # the parent's type is not known from the child's
+    assert_type(get_parent_of_type(todo, Store), Store)
     assert_type(get_root(todo), Any)
     assert_type(get_env(store), Any)
-    assert_type(resolve_identifier(Todo, store, "a"), Any)
-    assert_type(types.array(Todo).create(), Any)
+    assert_type(get_env(store, Env), Env)
+    assert_type(resolve_identifier(Todo, store, "a"), Todo | None)
+    assert_type(types.array(Todo).create(), list[Todo])
+    assert_type(types.map(Todo).create(), dict[str, Todo])
 
 
 async def llmstore_example() -> None:
