@@ -17,7 +17,7 @@ from mstlite._node.node import Node, snapshot_of
 from mstlite._types.array import ArrayNode
 from mstlite._types.base import IdentifierClashError
 from mstlite._types.map import MapNode
-from mstlite._types.model import ModelNode, check_deferred_clashes
+from mstlite._types.model import ModelNode
 from mstlite._util import rfc6902
 from mstlite._util.frozen import freeze
 from mstlite._util.json_pointer import join_json_path
@@ -59,30 +59,13 @@ def apply_snapshot(node: Any, snapshot: Any) -> None:
         target._check_alive()
         tx = target._write_tx()
         assert tx is not None
-        _checking_clashes_at_the_end(target, target._apply_normalized, normalized, tx)
+        target._apply_normalized(normalized, tx)
 
     try:
         target._transact(apply)
     except TreeError as error:  # identifiers that clash: the snapshot is invalid here
         path = target._path()
         raise IdentifierClashError(str(error), [{"path": path, "message": str(error)}]) from None
-
-
-def _checking_clashes_at_the_end(target: Node, fn: Callable[..., None], *args: Any) -> None:
-    """Run ``fn(*args)`` (in an action on ``target``'s tree), checking at the end, not as
-    each node is built, that identifiers are unique: a snapshot (or a patch batch)
-    valid as a whole applies, also when an identifier moves to a property applied
-    before the one losing it (MST emits that move as ``add`` then ``remove``)."""
-    tree = target._tree
-    outer = tree.deferred_clashes
-    deferred: list[Any] = [] if outer is None else outer
-    tree.deferred_clashes = deferred
-    try:
-        fn(*args)
-    finally:
-        tree.deferred_clashes = outer
-    if outer is None:
-        check_deferred_clashes(deferred)
 
 
 def on_patch(node: Any, listener: Callable[[Patch, Patch], None]) -> Callable[[], None]:
@@ -112,14 +95,7 @@ def apply_patch(node: Any, patches: Patch | Iterable[Patch] | Mapping[str, Any])
     """
     target = node_of(node, "apply_patch")
     batch = list(rfc6902.as_batch(patches))
-    try:
-        target._transact(
-            _checking_clashes_at_the_end, target, rfc6902.apply_all, TreeDocument(target), batch
-        )
-    except PatchError:
-        raise
-    except TreeError as error:  # an identifier used twice once the batch is applied
-        raise PatchError(f"cannot be applied: {error}; nothing was changed") from None
+    target._transact(rfc6902.apply_all, TreeDocument(target), batch)
 
 
 class TreeDocument(rfc6902.Document):

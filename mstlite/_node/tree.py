@@ -26,7 +26,6 @@ class Tree:
     __slots__ = (
         "__weakref__",
         "commit_hooks",
-        "deferred_clashes",
         "env",
         "fresh",
         "ids",
@@ -55,9 +54,6 @@ class Tree:
         self.commit_hooks: list[Callable[[Transaction], None]] = []
         # identifier -> containers holding a safe reference to it (ordered).
         self.safe_refs: dict[str, dict[Node, None]] = {}
-        # While apply_snapshot runs: the new nodes whose identifier was in use when
-        # they were built, checked once the whole snapshot is applied (None: now).
-        self.deferred_clashes: list[Node] | None = None
 
     def find(self, identifier: str, accepts: Callable[[Node], bool]) -> Node | None:
         for node in self.ids.get(identifier, ()):

@@ -23,7 +23,7 @@ from mstlite._types.wrappers import MaybeType
 from mstlite._util.frozen import FrozenDict, freeze
 from mstlite.errors import TreeError
 
-__all__ = ["ModelNode", "ModelType", "check_deferred_clashes", "clash_error", "snapshot_default"]
+__all__ = ["ModelNode", "ModelType", "snapshot_default"]
 
 
 class ModelType(NodeType):
@@ -142,12 +142,10 @@ class ModelType(NodeType):
             identifier = data[attribute]
             same = tree.ids.get(identifier)
             if same is not None and any(other._type is self for other in same):
-                deferred = tree.deferred_clashes
-                if deferred is None:
-                    raise clash_error(node)
-                # apply_snapshot: the node holding it now may be removed later in the
-                # same snapshot (an identifier moving to an earlier property).
-                deferred.append(node)
+                raise TreeError(
+                    f"identifier {identifier!r} of {self.name} is used twice in the tree "
+                    f"(again at {node._path() or '/'!r}); identifiers are unique per type"
+                )
             node._register_identifier(identifier)
         if node._has_hooks:
             tree.rt.pending_created.append(node)
@@ -160,25 +158,6 @@ class ModelType(NodeType):
             return False
         attribute = self.identifier_attribute
         return attribute is None or node._data[attribute] == snapshot[attribute]
-
-
-def clash_error(node: ModelNode) -> TreeError:
-    """The error for a new node whose identifier another node of its type has."""
-    return TreeError(
-        f"identifier {node._identifier()!r} of {node._type.name} is used twice in the tree "
-        f"(again at {node._path() or '/'!r}); identifiers are unique per type"
-    )
-
-
-def check_deferred_clashes(nodes: list[ModelNode]) -> None:
-    """Raise ``clash_error`` for the first node of ``nodes`` still sharing its identifier."""
-    for node in nodes:
-        if not node._alive:
-            continue
-        kind = node._type
-        same = node._tree.ids.get(node._identifier(), ())  # type: ignore[arg-type]
-        if sum(1 for other in same if other._type is kind and other._alive) > 1:
-            raise clash_error(node)
 
 
 def snapshot_default(default: Any) -> Any:

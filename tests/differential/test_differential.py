@@ -61,6 +61,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "16.3 safe references are cleared in another order": {
         "init": {"owner": {"id": "a"}, "srefs": ["a", "a"]},
         "steps": [[{"k": "destroy", "t": ["owner"]}]]},
+    "16.13 apply_snapshot refuses an identifier moving to an earlier property": {
+        "init": {"imap": {"a": {"id": "a"}}},
+        "steps": [[{"k": "snap", "t": [], "v": {"items": [{"id": "a"}], "imap": {}}}]]},
     "new: undoing a step with its inverse patches trips on a reference it cleared": {
         "init": {},
         "steps": [[{"k": "patch", "t": [], "v": [

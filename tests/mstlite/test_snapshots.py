@@ -10,11 +10,7 @@ from typing import Any
 import pytest
 
 from mstlite import (
-    Identifier,
-    Model,
-    PatchError,
     ValidationError,
-    apply_patch,
     apply_snapshot,
     get_snapshot,
     is_alive,
@@ -342,28 +338,3 @@ def test_on_snapshot_listener_error_does_not_break_commit(store: Any) -> None:
     assert len(seen) == 1
     assert store.todos[0].done is True
     assert [str(e) for e in errors] == ["listener"]
-
-
-class _Tagged(Model):
-    id: Identifier
-
-
-class _Shelves(Model):
-    first: list[_Tagged] = []
-    later: dict[str, _Tagged] = {}
-
-
-def test_a_snapshot_valid_as_a_whole_applies_when_an_identifier_moves_earlier() -> None:
-    """Issue 16 item 13: identifiers are checked once the whole snapshot (or patch
-    batch) is applied; one used twice at the end still raises and changes nothing."""
-    shelves = _Shelves.create({"later": {"a": {"id": "a"}}})
-    apply_snapshot(shelves, {"first": [{"id": "a"}], "later": {}})
-    assert get_snapshot(shelves) == {"first": [{"id": "a"}], "later": {}}
-    apply_patch(shelves, [{"op": "add", "path": "/later/a", "value": {"id": "a"}},
-                          {"op": "remove", "path": "/first/0"}])
-    before = get_snapshot(shelves)
-    with pytest.raises(ValidationError, match="'a' of _Tagged is used twice"):
-        apply_snapshot(shelves, {"first": [{"id": "a"}], "later": {"a": {"id": "a"}}})
-    with pytest.raises(PatchError, match="'a' of _Tagged is used twice"):
-        apply_patch(shelves, [{"op": "add", "path": "/first/0", "value": {"id": "a"}}])
-    assert get_snapshot(shelves) is before
