@@ -155,12 +155,14 @@ class SegmentedTransfer:
             os.close(self._fd)
 
     def _fresh(self) -> None:
-        os.ftruncate(self._fd, self.size)
         self.pieces = [
             _Piece(start, min(start + self.piece_size, self.size), start)
             for start in range(0, self.size, self.piece_size)
         ]
+        # The sidecar's pieces first: a preallocated .part is never without them (a
+        # crash in between leaves a short file, which the next pull starts afresh).
         self._save()
+        os.ftruncate(self._fd, self.size)
         self._report()
 
     def _resume(self) -> bool:

@@ -98,6 +98,11 @@ class Node:
         snap = self._snap
         if snap is None:
             snap = self._snap = self._build_snapshot()
+            tx = self._tree.rt.tx
+            if tx is not None:
+                # Filled inside an action: a rollback to an earlier savepoint must not
+                # leave this snapshot of what it undid cached.
+                tx.journal.append((_restore_snapshot, self, None))
         return snap
 
     def _build_snapshot(self) -> Any:
