@@ -51,11 +51,6 @@ OUR_PACKAGES = ("mstlite", "llmstore")
 # test also fails when an entry here gains a docstring, so the list only shrinks.
 KNOWN_MISSING = frozenset(
     {
-        # `#:` comments in the private annotations module, which griffe does not render.
-        "mstlite.Frozen",
-        "mstlite.Identifier",
-        "mstlite.Ref",
-        "mstlite.SafeRef",
         # PatchRecorder (the recorder `record_patches` returns)
         # The engine hooks of the type classes in mstlite.types.
         "Type.accepts_node",

@@ -297,8 +297,9 @@ class Node:
         self._check_alive()
         if self._parent is not None:
             raise TreeError(
-                f"cannot add {self._describe()} at {parent._path() or '/'!r}: a node has one "
-                "parent; detach() it first, or pass get_snapshot(node) to add a copy"
+                f"cannot add {self._describe()} under {parent._path() or '/'!r}: it already has "
+                "a parent, and a node has one parent; detach() it first, or pass "
+                "get_snapshot(node) to add a copy"
             )
         if self._tree is parent._tree:
             raise TreeError(

@@ -52,14 +52,27 @@ _REFERENCE = _Marker("Ref")
 _SAFE_REFERENCE = _Marker("SafeRef")
 _FROZEN = _Marker("Frozen")
 
-#: An identifier property: a string unique per model type within a tree.
 Identifier = Annotated[str, _IDENTIFIER]
-#: ``Ref[T]``: a reference to a ``T`` node; the snapshot holds its identifier.
+"""An identifier property: a ``str`` unique per model type within a tree.
+
+A second node of the same type with the same identifier raises
+``ValidationError`` (an ``IdentifierClashError``) when built or added;
+assigning a new identifier raises ``TreeError``.
+"""
 Ref = Annotated[T, _REFERENCE]
-#: ``SafeRef[T]``: a reference that becomes ``None`` when its target leaves the tree.
+"""``Ref[T]``: a reference to a ``T`` node; the snapshot holds its identifier.
+
+Type checkers see a ``T`` (assign the node or its identifier at run time).
+Reading it raises ``InvalidReferenceError`` when no such node is in the tree.
+"""
 SafeRef = Annotated[T, _SAFE_REFERENCE]
-#: ``Frozen[T]``: an immutable JSON value stored as is.
+"""``SafeRef[T]``: a reference set to ``None`` (or dropped from its array or map)
+when its target leaves the tree, so reading it never raises."""
 Frozen = Annotated[T, _FROZEN]
+"""``Frozen[T]``: an immutable JSON value stored as is (``Frozen[Any]`` for any JSON).
+
+A value that is not JSON raises ``ValidationError``.
+"""
 
 
 class Refinement:

@@ -164,7 +164,9 @@ def _plain(value: Any) -> Any:
         return value._get_snapshot()
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
-    return [_plain(item) for item in value]
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _put_nodes(node: Model, values: dict[str, Any]) -> None:

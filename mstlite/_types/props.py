@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Never, TypeVar, overloa
 
 from mstlite._engine.reactivity import Computed
 from mstlite._node.liveliness import dead_read
+from mstlite.errors import ValidationError
 
 if TYPE_CHECKING:
     from mstlite._types.base import Type
@@ -43,7 +44,12 @@ class Prop:
         return obj._data[self.name]
 
     def __set__(self, obj: Model, value: Any) -> None:
-        obj._set_prop(self, value)
+        try:
+            obj._set_prop(self, value)
+        except ValidationError as error:
+            if type(error) is not ValidationError:  # identifier clashes say it already
+                raise
+            raise _assignment_error(obj, self, value, error) from None
 
     def __delete__(self, obj: Model) -> None:
         raise AttributeError(f"cannot delete property {self.name!r} of a model")
@@ -159,6 +165,23 @@ class VolatileProp(Generic[T]):
         store[self.name] = value
         tx.journal.append((_restore_volatile, obj, store, self.name, old, missing))
         obj._changed(("volatile", self.name))
+
+
+def _assignment_error(
+    obj: Model, prop: Prop, value: Any, error: ValidationError
+) -> ValidationError:
+    """The snapshot validator's error, told as the assignment it was."""
+    assert prop.type is not None
+    where = f"{type(obj).__name__}.{prop.name} at {obj._path() or '/'!r}"
+    lines = [f"cannot assign {_short_repr(value)} to {where}: it is a {prop.type.name}"]
+    lines += [f"  {p['path'] or '/'}: {p['message']}" for p in error.errors]
+    lines.append(f"assign a valid {prop.type.name} instead; nothing was changed")
+    return ValidationError("\n".join(lines), error.errors)
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _restore_volatile(obj: Model, store: dict[str, Any], name: str, old: Any, missing: Any) -> None:

@@ -39,6 +39,9 @@ __all__ = ["check_snapshot_types", "declared_snapshot_types", "snapshot_types"]
 # ("literal", frozenset), ("typeddict", cls), ("json",) (anything matches it).
 Shape = tuple[Any, ...]
 _JSON: Shape = ("json",)
+# mstlite.typing's JSON aliases are strings at run time, which get_type_hints
+# would evaluate in the user's module; any JSON value matches them anyway.
+_JSON_NAMES: dict[str, Any] = {"JSONValue": Any, "JSONScalar": Any, "Snapshot": Any}
 
 
 def declared_snapshot_types(cls: type) -> tuple[Any, Any] | None:
@@ -227,7 +230,8 @@ def _keys(typed: Any) -> tuple[dict[str, Any], set[str]]:
     Python 3.11 leaves them out of ``__required_keys__``."""
     hints: dict[str, Any] = {}
     required: set[str] = set()
-    for key, hint in typing.get_type_hints(typed, include_extras=True).items():
+    hinted = typing.get_type_hints(typed, localns=_JSON_NAMES, include_extras=True)
+    for key, hint in hinted.items():
         origin = typing.get_origin(hint)
         if origin is typing.Required or origin is typing.NotRequired:
             if origin is typing.Required:

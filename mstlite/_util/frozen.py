@@ -11,7 +11,8 @@ __all__ = ["FrozenDict", "FrozenList", "freeze", "thaw"]
 def _refuse(self: object, *args: object, **kwargs: object) -> NoReturn:
     raise TypeError(
         f"snapshots are immutable: {type(self).__name__} cannot be changed; "
-        "change the tree through an action, or copy the snapshot with thaw() first"
+        "change the tree through an action, or change a mutable copy: dict(snapshot) or "
+        "list(snapshot) copies one level, json.loads(json.dumps(snapshot)) all of it"
     )
 
 

@@ -93,7 +93,7 @@ def test_wheel_metadata_names_the_extra_classifiers_and_urls(built: Built) -> No
     assert "llmstore" in (metadata.get_all("Provides-Extra") or [])
     requires = metadata.get_all("Requires-Dist") or []
     plain = sorted(_name(r) for r in requires if "extra ==" not in r)
-    assert plain == ["pydantic", "reactivex"]
+    assert plain == ["pydantic", "reactivex", "typing-extensions"]
     extra = [r for r in requires if "extra == 'llmstore'" in r or 'extra == "llmstore"' in r]
     assert sorted(_name(r) for r in extra) == [
         "aiohttp",
