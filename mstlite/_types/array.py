@@ -45,17 +45,24 @@ class ArrayType(NodeType, Generic[T]):
         self.item = item
 
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
+        """A list of the item's schema, frozen into a ``FrozenList``."""
         return cs.no_info_after_validator_function(
             FrozenList, cs.list_schema(self.item.build_schema(defs))
         )
 
     def default_snapshot(self) -> Any:
+        """An empty list: an array property without a default starts empty."""
         return FrozenList()
 
     def contains_safe_references(self) -> bool:
+        """Whether the items are (or hold) safe references."""
         return self.item.contains_safe_references()
 
     def instantiate(self, snapshot: Any, parent: Node | None, key: Any, tree: Any) -> ArrayNode:
+        """Build the array node of a normalized snapshot at ``parent[key]`` in ``tree``.
+
+        Complex items become child nodes; plain items are stored as their snapshots.
+        """
         node = ArrayNode.__new__(ArrayNode)
         node._init_node(parent, key, tree, snapshot)
         node._type = self

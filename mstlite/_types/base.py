@@ -106,6 +106,7 @@ class Type:
         return build_normalized(self, normalized, env)
 
     def create_from_normalized(self, normalized: Any, env: Mapping[str, Any] | None) -> Any:
+        """Build a value from a snapshot ``normalize`` returned (for leaves: the value read)."""
         return self.read(normalized)
 
     def is_(self, value: Any) -> bool:
@@ -128,9 +129,14 @@ class Type:
 
     # ---------------------------------------------------------- validation
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
+        """The pydantic-core schema of this type's snapshots; named schemas go into ``defs``.
+
+        Every concrete type overrides it (``NotImplementedError`` here).
+        """
         raise NotImplementedError
 
     def full_schema(self) -> CoreSchema:
+        """The schema of this type with the named definitions it refers to (recursive models)."""
         defs: dict[str, CoreSchema] = {}
         schema = self.build_schema(defs)
         if defs:
@@ -139,6 +145,7 @@ class Type:
 
     @property
     def validator(self) -> SchemaValidator:
+        """The compiled validator of ``full_schema``, built on first use and kept."""
         validator = self._validator
         if validator is None:
             validator = self._validator = SchemaValidator(self.full_schema())
@@ -157,6 +164,7 @@ class Type:
 
     # ------------------------------------------------------------- the node side
     def accepts_node(self, node: Node) -> bool:
+        """Whether the live ``node`` may be stored as a value of this type (never, for leaves)."""
         return False
 
     def instantiate(self, snapshot: Any, parent: Node | None, key: Any, tree: Tree | None) -> Any:
@@ -189,6 +197,7 @@ class Type:
         return stored
 
     def contains_safe_references(self) -> bool:
+        """Whether values of this type hold safe references (their slots need nodes)."""
         return False
 
 
@@ -201,6 +210,7 @@ class NodeType(Type):
     """
 
     def accepts_node(self, node: Node) -> bool:
+        """Whether ``node`` is of exactly this type (arrays and maps; models accept subclasses)."""
         return node._type is self
 
     def can_reuse(self, old: Node, snapshot: Any) -> bool:
@@ -208,6 +218,7 @@ class NodeType(Type):
         return self.accepts_node(old)
 
     def create_from_normalized(self, normalized: Any, env: Mapping[str, Any] | None) -> Any:
+        """Build a new tree from a normalized snapshot, with ``env``; run its after_create hooks."""
         node = self.instantiate(normalized, None, None, None)
         tree = node._tree
         tree.fresh = False
@@ -217,6 +228,11 @@ class NodeType(Type):
         return node
 
     def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
+        """Attach an assigned node, or build one from an assigned snapshot, at ``parent[key]``.
+
+        Raises ``ValidationError`` for a node of another type or an invalid snapshot, and
+        ``TreeError`` when the node already has a parent (one parent per node).
+        """
         if isinstance(value, Node):
             if not self.accepts_node(value):
                 raise ValidationError(
@@ -229,6 +245,11 @@ class NodeType(Type):
         return self.instantiate_here(self.normalize(value, where(parent, key)), parent, key)
 
     def reconcile(self, old: Any, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
+        """Store ``value`` at ``parent[key]``, reusing the node ``old`` when it is the same thing.
+
+        The node already in the slot is kept as is; a snapshot is validated first
+        (``ValidationError``), then applied in place or built anew.
+        """
         if isinstance(value, Node):
             if value is old:
                 return old  # the node already in this slot: nothing to do (as in MST)
@@ -239,6 +260,7 @@ class NodeType(Type):
     def reconcile_normalized(
         self, old: Any, snapshot: Any, parent: Node, key: Any, tx: Transaction
     ) -> Any:
+        """Apply a normalized snapshot to ``old`` if ``can_reuse(old)``, or build anew."""
         if isinstance(old, Node) and old._alive and self.can_reuse(old, snapshot):
             old._apply_normalized(snapshot, tx)
             return old

@@ -43,18 +43,25 @@ class MapType(NodeType, Generic[T]):
         self.item = item
 
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
+        """A dict of string keys to the item's schema, frozen into a ``FrozenDict``."""
         return cs.no_info_after_validator_function(
             FrozenDict,
             cs.dict_schema(cs.str_schema(strict=True), self.item.build_schema(defs)),
         )
 
     def default_snapshot(self) -> Any:
+        """An empty dict: a map property without a default starts empty."""
         return FrozenDict()
 
     def contains_safe_references(self) -> bool:
+        """Whether the values are (or hold) safe references."""
         return self.item.contains_safe_references()
 
     def instantiate(self, snapshot: Any, parent: Node | None, key: Any, tree: Any) -> MapNode:
+        """Build the map node of a normalized snapshot at ``parent[key]`` in ``tree``.
+
+        Raises ``TreeError`` when an entry's identifier differs from its key.
+        """
         node = MapNode.__new__(MapNode)
         node._init_node(parent, key, tree, snapshot)
         node._type = self

@@ -53,6 +53,11 @@ class ModelType(NodeType):
 
     @property
     def props(self) -> dict[str, Type]:
+        """The model's properties by name, in declaration order (resolved on first use).
+
+        Raises ``TypeError`` when an annotation names a type that does not exist yet
+        (a forward reference not defined by then).
+        """
         if self._props is None:
             self._finalize()
         assert self._props is not None
@@ -71,6 +76,10 @@ class ModelType(NodeType):
 
     # ------------------------------------------------------------- validation
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
+        """The typed-dict schema of the model's snapshots (defaults filled in).
+
+        Registered once in ``defs`` under the model's reference, so recursive models work.
+        """
         ref = self._ref
         if ref not in defs:
             defs[ref] = cs.any_schema()  # placeholder while recursing
@@ -95,13 +104,16 @@ class ModelType(NodeType):
         return cs.definition_reference_schema(ref)
 
     def default_snapshot(self) -> Any:
+        """``MISSING``: a model property needs a snapshot or a default."""
         return MISSING
 
     # --------------------------------------------------------------- nodes
     def accepts_node(self, node: Node) -> bool:
+        """Whether ``node`` is an instance of this model's class (subclasses included)."""
         return isinstance(node, self.cls)
 
     def instantiate(self, snapshot: Any, parent: Node | None, key: Any, tree: Any) -> Any:
+        """Build a model instance from a normalized snapshot at ``parent[key]`` in ``tree``."""
         node = self.cls.__new__(self.cls)
         self.setup(node, snapshot, parent, key, tree)
         return node
@@ -122,6 +134,11 @@ class ModelType(NodeType):
     ) -> None:
         # The hot path of building trees: Node._init_node inlined (a method call per
         # node costs about 5% of building a tree); keep the two in step.
+        """Set up ``node`` (an instance not yet initialized) from a normalized snapshot.
+
+        Builds the child nodes and registers the identifier; raises
+        ``IdentifierClashError`` when another node of this type in the tree has it.
+        """
         node._parent = parent
         node._key = key
         node._snap = snapshot
@@ -151,9 +168,11 @@ class ModelType(NodeType):
             tree.rt.pending_created.append(node)
 
     def can_reuse(self, old: Node, snapshot: Any) -> bool:
+        """Whether ``old`` may take ``snapshot`` in place: same model and same identifier."""
         return isinstance(old, self.cls) and self.same_identity(old, snapshot)
 
     def same_identity(self, node: ModelNode, snapshot: Any) -> bool:
+        """Whether ``snapshot`` describes ``node``: this model and the same identifier (if any)."""
         if type(node)._mst_type is not self:
             return False
         attribute = self.identifier_attribute
