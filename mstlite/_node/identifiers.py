@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mstlite._engine.transaction import Transaction
+
 if TYPE_CHECKING:
     from mstlite._node.node import Node
     from mstlite._node.tree import Tree
 
-__all__ = ["invalidate_safe_references", "move_back", "move_nodes", "register", "unregister"]
+__all__ = [
+    "IDENTIFIER",
+    "add_safe_reference",
+    "drop_dangling_at_creation",
+    "invalidate_safe_references",
+    "move_back",
+    "move_nodes",
+    "register",
+    "unregister",
+]
 
 Journal = list[tuple[Any, ...]]
 
 
 def register(tree: Tree, identifier: str, node: Node, journal: Journal | None) -> None:
     tree.ids.setdefault(identifier, []).append(node)
+    _resolution_changed(tree, identifier)
     if journal is not None:
         journal.append((unregister, tree, identifier, node, None))
 
@@ -26,6 +38,7 @@ def unregister(tree: Tree, identifier: str, node: Node, journal: Journal | None)
     nodes.remove(node)
     if not nodes:
         del tree.ids[identifier]
+    _resolution_changed(tree, identifier)
     if journal is not None:
         journal.append((register, tree, identifier, node, None))
 
@@ -71,10 +84,24 @@ def move_back(nodes: list[Node], old: Tree, new: Tree) -> None:
         old.snapshot_listeners.extend(moved)
 
 
+def _resolution_changed(tree: Tree, identifier: str) -> None:
+    """What ``identifier`` resolves to in ``tree`` may have changed: tell the derivations
+    that resolved a reference to it (they observe ``(IDENTIFIER, identifier)`` of the root)."""
+    root = tree.root
+    if root._atoms is not None:
+        root._changed((IDENTIFIER, identifier))
+
+
+#: The first part of the root's atom key standing for "the node an identifier resolves to".
+IDENTIFIER = "*identifier"
+
+
 def invalidate_safe_references(tree: Tree, identifiers: list[str]) -> None:
     """Clear the safe references to nodes that just left ``tree`` (same transaction).
 
-    Holders are cleared in the order they first referenced the identifier.
+    Holders are cleared in the order they first referenced the identifier (MST's:
+    each reference watches its target from when it is set, and the target's
+    hooks call the watchers in that order).
     """
     for identifier in identifiers:
         holders = tree.safe_refs.get(identifier)
@@ -89,7 +116,44 @@ def invalidate_safe_references(tree: Tree, identifiers: list[str]) -> None:
 
 
 def add_safe_reference(tree: Tree, identifier: str, holder: Node) -> None:
-    tree.safe_refs.setdefault(identifier, {})[holder] = None
+    """Index that ``holder`` keeps a safe reference to ``identifier``.
+
+    When no such node is in the tree the reference is dropped, as MST does:
+    at the end of the tree's creation (``drop_dangling_at_creation``), or at
+    the end of the running action, since its target may still arrive in it.
+    """
+    holders = tree.safe_refs.setdefault(identifier, {})
+    holders.pop(holder, None)  # a holder set anew watches from now on (MST's order)
+    holders[holder] = None
+    if tree.fresh or identifier in tree.ids:
+        return
+    tx = tree.rt.tx
+    if tx is not None:
+        tx.at_end.append((_drop_if_dangling, tree, identifier, holder))
+
+
+def _drop_if_dangling(tree: Tree, identifier: str, holder: Node) -> None:
+    """End of the action that wrote one dangling safe reference: drop it if its target
+    did not arrive (one reference per write, in the order written, as MST)."""
+    if identifier not in tree.ids and holder._alive and holder._tree is tree:
+        holder._drop_safe_reference(identifier, once=True)
+
+
+def drop_dangling_at_creation(tree: Tree) -> None:
+    """The tree just built: drop its safe references to identifiers it does not hold.
+
+    Nothing listens to a new tree, so this emits no patch; it runs in a
+    transaction of its own (one built inside an action is not part of it).
+    """
+    missing = [i for i in tree.safe_refs if i not in tree.ids]
+    if not missing:
+        return
+    rt = tree.rt
+    running, rt.tx = rt.tx, Transaction()
+    try:
+        invalidate_safe_references(tree, missing)
+    finally:
+        rt.tx = running
 
 
 def _any(node: Node) -> bool:

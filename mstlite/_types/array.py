@@ -392,10 +392,12 @@ class ArrayNode(Node, MutableSequence[Any]):
     def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
         self._splice(child._key, 1, [], detach=detach)
 
-    def _drop_safe_reference(self, identifier: str) -> None:
-        for position in range(len(self._items) - 1, -1, -1):
-            if self._items[position] == identifier:
-                self._splice(position, 1, [])
+    def _drop_safe_reference(self, identifier: str, once: bool = False) -> None:
+        # First to last, as MST (each item watches the target; the first watched first).
+        while identifier in self._items:
+            self._splice(self._items.index(identifier), 1, [])
+            if once:
+                return
 
 
 def _undo_splice(

@@ -15,6 +15,7 @@ from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
 from mstlite._engine.transaction import Transaction
+from mstlite._node.identifiers import drop_dangling_at_creation
 from mstlite._node.node import BY_IDENTITY, Node
 from mstlite._node.tree import Tree
 from mstlite._types.base import MISSING, NodeType, Type, run_created_hooks, where
@@ -112,6 +113,8 @@ class ModelType(NodeType):
         self.setup(node, normalized, None, None, None)
         tree = node._tree
         tree.fresh = False
+        if tree.safe_refs:
+            drop_dangling_at_creation(tree)
         if env is not None:
             tree.env = env
         run_created_hooks(tree.rt)
@@ -268,12 +271,14 @@ class ModelNode(Node):
             new = kind.reconcile_normalized(child, snapshot, self, name, tx)
         self._put_slot(tx, name, child, new, True, detach)
 
-    def _drop_safe_reference(self, identifier: str) -> None:
+    def _drop_safe_reference(self, identifier: str, once: bool = False) -> None:
         tx = self._tree.rt.tx
         assert tx is not None
         for name, kind in type(self)._mst_type.built_props:
             if kind.contains_safe_references() and self._data[name] == identifier:
                 self._put_slot(tx, name, identifier, None, True)
+                if once:
+                    return
 
     def __repr__(self) -> str:
         state = "" if self._alive else " (dead)"
