@@ -17,7 +17,7 @@ from mstlite._node.node import Node, snapshot_of
 from mstlite._types.array import ArrayNode
 from mstlite._types.base import IdentifierClashError
 from mstlite._types.map import MapNode
-from mstlite._types.model import ModelNode
+from mstlite._types.model import ModelNode, identifiers_unique_at_end
 from mstlite._util import rfc6902
 from mstlite._util.frozen import freeze
 from mstlite._util.json_pointer import join_json_path
@@ -59,7 +59,10 @@ def apply_snapshot(node: Any, snapshot: Any) -> None:
         target._check_alive()
         tx = target._write_tx()
         assert tx is not None
-        target._apply_normalized(normalized, tx)
+        # Valid as a whole, not property by property: an identifier may move to a
+        # property applied before the one it leaves, so uniqueness is checked at the end.
+        with identifiers_unique_at_end(target._tree):
+            target._apply_normalized(normalized, tx)
 
     try:
         target._transact(apply)
@@ -95,7 +98,21 @@ def apply_patch(node: Any, patches: Patch | Iterable[Patch] | Mapping[str, Any])
     """
     target = node_of(node, "apply_patch")
     batch = list(rfc6902.as_batch(patches))
-    target._transact(rfc6902.apply_all, TreeDocument(target), batch)
+
+    def apply() -> None:
+        # Valid as a whole, as apply_snapshot: an MST peer's stream may add an
+        # identifier before it removes it elsewhere (a move to an earlier property).
+        try:
+            with identifiers_unique_at_end(target._tree):
+                rfc6902.apply_all(TreeDocument(target), batch)
+        except PatchError:
+            raise
+        except TreeError as error:
+            raise PatchError(
+                f"the patches cannot be applied: {error} once they all are; nothing was changed"
+            ) from None
+
+    target._transact(apply)
 
 
 class TreeDocument(rfc6902.Document):

@@ -35,7 +35,16 @@ class _Watched(Protocol):
 class Transaction:
     """Everything one outermost action changed, so it can be committed or undone."""
 
-    __slots__ = ("action_calls", "at_end", "flow", "journal", "killed", "patches", "trees")
+    __slots__ = (
+        "action_calls",
+        "at_end",
+        "flow",
+        "journal",
+        "killed",
+        "patches",
+        "trees",
+        "waiting",
+    )
 
     def __init__(self) -> None:
         # (undo_function, *args) entries, undone newest first on rollback.
@@ -50,6 +59,9 @@ class Transaction:
         # (function, *args) run when the outermost action returns, still inside it (what
         # can only be decided once the whole action ran: a dangling safe reference).
         self.at_end: list[tuple[Any, ...]] = []
+        # Keys of what waits for at_end to take effect (safe references set while their
+        # identifier was ambiguous: nothing clears them before the action ends).
+        self.waiting: set[Any] = set()
         #: The id of the flow this transaction is a stretch of (0 for a plain action).
         self.flow = 0
 

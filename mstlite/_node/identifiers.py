@@ -17,6 +17,7 @@ __all__ = [
     "invalidate_safe_references",
     "move_back",
     "move_nodes",
+    "reference_targets",
     "register",
     "unregister",
 ]
@@ -96,22 +97,50 @@ def _resolution_changed(tree: Tree, identifier: str) -> None:
 IDENTIFIER = "*identifier"
 
 
-def invalidate_safe_references(tree: Tree, identifiers: list[str]) -> None:
-    """Clear the safe references to nodes that just left ``tree`` (same transaction).
+def reference_targets(tree: Tree, nodes: list[Node]) -> list[Node]:
+    """Those of ``nodes`` (about to leave ``tree``) that references to their identifier
+    resolve to: the first of their type with it (a second exists only while a snapshot
+    or a patch list is applied)."""
+    targets = []
+    for node in nodes:
+        identifier = node._identifier()
+        if identifier is None or identifier not in tree.safe_refs:
+            continue
+        kind = node._type
+        first = next((o for o in tree.ids.get(identifier, ()) if o._type is kind), None)
+        if first is node:
+            targets.append(node)
+    return targets
 
-    Holders are cleared in the order they first referenced the identifier (MST's:
-    each reference watches its target from when it is set, and the target's
-    hooks call the watchers in that order).
+
+def invalidate_safe_references(tree: Tree, nodes: list[Node]) -> None:
+    """Clear the safe references to ``nodes``, which just left ``tree`` (same transaction).
+
+    ``nodes`` are ``reference_targets``. As MST, a reference follows its target
+    node: it is cleared even when a new node with the same identifier already
+    took the target's place (an ``apply_snapshot`` moving an identifier to an
+    earlier property), but not
+    when a node of another type keeps the identifier, nor when it was set while
+    the identifier was ambiguous (MST watches such a reference only once the
+    action ends: ``_watch_at_end``). Holders are cleared in the order they
+    referenced the identifier (each reference watches its target from when it
+    is set, and the target's hooks call the watchers in that order).
     """
-    for identifier in identifiers:
-        holders = tree.safe_refs.get(identifier)
+    tx = tree.rt.tx
+    waiting = tx.waiting if tx is not None else ()
+    for node in nodes:
+        identifier = node._identifier()
+        holders = tree.safe_refs.get(identifier) if identifier is not None else None
         if not holders:
+            continue
+        assert identifier is not None
+        kind = node._type
+        if any(other._type is not kind for other in tree.ids.get(identifier, ())):
             continue
         for holder in list(holders):
             if not holder._alive or holder._tree is not tree:
                 holders.pop(holder, None)
-                continue
-            if tree.find(identifier, _any) is None:
+            elif (identifier, holder) not in waiting:
                 holder._drop_safe_reference(identifier)
 
 
@@ -125,16 +154,26 @@ def add_safe_reference(tree: Tree, identifier: str, holder: Node) -> None:
     holders = tree.safe_refs.setdefault(identifier, {})
     holders.pop(holder, None)  # a holder set anew watches from now on (MST's order)
     holders[holder] = None
-    if tree.fresh or identifier in tree.ids:
+    if tree.fresh:
+        return
+    targets = tree.ids.get(identifier)
+    if targets is not None and len(targets) == 1:
         return
     tx = tree.rt.tx
+    if tx is None:
+        return
+    if targets is not None:  # two nodes with it, while a snapshot or patches apply
+        tx.waiting.add((identifier, holder))
+    tx.at_end.append((_watch_at_end, tree, identifier, holder))
+
+
+def _watch_at_end(tree: Tree, identifier: str, holder: Node) -> None:
+    """End of the action that wrote a dangling (or ambiguous) safe reference: drop it
+    if its target did not arrive (one reference per write, in the order written, as
+    MST); else it watches its target from now on."""
+    tx = tree.rt.tx
     if tx is not None:
-        tx.at_end.append((_drop_if_dangling, tree, identifier, holder))
-
-
-def _drop_if_dangling(tree: Tree, identifier: str, holder: Node) -> None:
-    """End of the action that wrote one dangling safe reference: drop it if its target
-    did not arrive (one reference per write, in the order written, as MST)."""
+        tx.waiting.discard((identifier, holder))
     if identifier not in tree.ids and holder._alive and holder._tree is tree:
         holder._drop_safe_reference(identifier, once=True)
 
@@ -151,10 +190,8 @@ def drop_dangling_at_creation(tree: Tree) -> None:
     rt = tree.rt
     running, rt.tx = rt.tx, Transaction()
     try:
-        invalidate_safe_references(tree, missing)
+        for identifier in missing:
+            for holder in list(tree.safe_refs[identifier]):
+                holder._drop_safe_reference(identifier)
     finally:
         rt.tx = running
-
-
-def _any(node: Node) -> bool:
-    return True

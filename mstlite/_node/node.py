@@ -17,7 +17,12 @@ from mstlite._engine.reactivity import Atom, Derivation
 from mstlite._engine.runtime import IDLE, Runtime, current_runtime, foreign_use
 from mstlite._engine.transaction import Transaction, run_in_transaction
 from mstlite._node.extras import NodeExtras
-from mstlite._node.identifiers import invalidate_safe_references, move_nodes, register
+from mstlite._node.identifiers import (
+    invalidate_safe_references,
+    move_nodes,
+    reference_targets,
+    register,
+)
 from mstlite._node.lifecycle import finalize_destroy, kill
 from mstlite._node.patches import deliver_patch, emit
 from mstlite._node.tree import Tree
@@ -339,13 +344,12 @@ class Node:
         new_tree.fresh = False
         new_tree.protected = old_tree.protected
         nodes = list(self._iter_subtree())
+        targets = reference_targets(old_tree, nodes) if old_tree.safe_refs else None
         move_nodes(nodes, old_tree, new_tree, tx.journal)
         tx.journal.append((_restore_parent, self, self._parent, self._key))
         self._parent = None
-        if old_tree.safe_refs:  # as MST: the tree's safe references to them are cleared
-            left = [i for i in (n._identifier() for n in nodes) if i is not None]
-            if left:
-                invalidate_safe_references(old_tree, left)
+        if targets:  # as MST: the tree's safe references to them are cleared
+            invalidate_safe_references(old_tree, targets)
 
     def _kill(self, tx: Transaction) -> None:
         """Destroy this subtree in ``tx`` (undone on rollback, finished at commit)."""

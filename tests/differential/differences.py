@@ -108,10 +108,19 @@ def rfc6902_strict(case: Case) -> bool:
     earlier = {**op, "v": op["v"][:index]}
     steps = [*case.script["steps"][: case.found.step], [*case.ops[: case.py["failed"]], earlier]]
     done = runner_py.run_script({"init": case.script["init"], "steps": steps})["steps"][-1]
-    if done["threw"]:
-        return False
     try:
-        document = jsonpointer.resolve_pointer(done["snapshot"], _pointer(op["t"]))
+        if done["threw"]:
+            # The earlier patches alone leave an identifier twice (mstlite checks that
+            # once a list is applied): judge the patch on them applied as plain JSON.
+            if not is_clash(done["error"]):
+                return False
+            steps[-1] = steps[-1][:-1]
+            run = runner_py.run_script({"init": case.script["init"], "steps": steps})
+            before = run["steps"][-1]["snapshot"] if run["steps"] else run["create"]["snapshot"]
+            document = jsonpointer.resolve_pointer(before, _pointer(op["t"]))
+            document = jsonpatch.apply_patch(document, earlier["v"])
+        else:
+            document = jsonpointer.resolve_pointer(done["snapshot"], _pointer(op["t"]))
         jsonpatch.apply_patch(document, [op["v"][index]])
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
         return True
@@ -291,6 +300,21 @@ def mst_overwrite_dangling_reference(case: Case) -> bool:
         or case.op(failed)["k"] == "patch")  # type: ignore[index]
 
 
+def mst_undo_ambiguous(case: Case) -> bool:
+    """MST defect: MST cannot undo, with its own inverse patches, a step that moved an
+    identifier to an earlier property.
+
+    (``imap {a}`` -> ``apply_snapshot({owner: {id: a}, imap: {}})`` with a safe
+    reference to ``a``: the inverses add ``a`` back into ``imap`` while ``owner``
+    still holds it, and MST's identifier cache throws "Cannot resolve a reference
+    ... unambigously, there are multiple candidates". mstlite undoes it.)
+    """
+    if case.phase != "undo_mst" or case.found.detail is None:
+        return False
+    error = case.found.detail["got"].get("error") or ""
+    return "unambigously, there are multiple candidates" in error
+
+
 def mst_node_twice_in_array(case: Case) -> bool:
     """MST defect: writing into an array a node it already holds keeps it at two indices.
 
@@ -339,6 +363,8 @@ MST_DEFECTS: list[Difference] = [
                mst_overwrite_dangling_reference),
     Difference("MST defect: an array write can put a node twice into its own array",
                mst_node_twice_in_array),
+    Difference("MST defect: it cannot undo a move of an identifier to an earlier property",
+               mst_undo_ambiguous),
 ]
 
 #: The differences kept on purpose (README: "Differences from MobX-State-Tree").

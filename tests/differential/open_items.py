@@ -95,8 +95,6 @@ OPEN: list[Difference] = [
     Difference("16.3 (part) one array's references to one target, set at different times, "
                "are cleared in position order, not in the order they were set",
                rewrite=clearing_order),
-    Difference("16.13 apply_snapshot refuses an identifier moving to an earlier property",
-               identifier_moves_earlier),
     # Found by this harness, not in the issue's list (reported with issue 16):
     Difference("new: undoing a step with its inverse patches trips on a reference it cleared",
                undo_trips_on_its_own_clearing),

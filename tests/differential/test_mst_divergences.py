@@ -324,7 +324,6 @@ def test_12_unidentified_items_reconcile_as_in_mst() -> None:
     assert alive_after_same
 
 
-@xfail(13, "apply_snapshot refuses a valid snapshot moving an identifier to an earlier property")
 def test_13_identifier_moving_to_an_earlier_property() -> None:
     _assert_as_mst("13 identifier moves earlier")
 
