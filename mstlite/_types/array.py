@@ -297,8 +297,15 @@ class ArrayNode(Node, MutableSequence[Any]):
             return
         removed = items[index : index + remove]
         stored = self._store_values(tx, index, removed, values, normalized)
-        if len(removed) == len(stored) and all(map(same_stored, removed, stored)):
-            return  # the same items again (e.g. sorting a sorted array)
+        if (
+            len(removed) == len(stored)
+            and all(map(same_stored, removed, stored))
+            and not (self._type.item.needs_read and any(isinstance(v, Node) for v in values))
+        ):
+            # The same items again (e.g. sorting a sorted array). But a live node given
+            # to an array of references is a new reference to it (MST re-creates it and
+            # emits the splice), even to the node the slot already refers to.
+            return
         listening = self._tree.patch_listener_count
         whole = remove == length and remove > 0
         old_snapshot = self._get_snapshot() if listening and whole else None

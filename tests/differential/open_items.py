@@ -15,33 +15,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .case import (
-    Case,
-    Difference,
-    equal_but_references,
-    has_duplicate_ids,
-    is_clash,
-    item_ids,
-    values_of,
-)
-from .differences import _mstlite_failed_alone
-from .stream import (
-    clearing_order,
-    equal_reference_splice,
-)
+from .case import Case, Difference, values_of
+from .stream import clearing_order
 
 __all__ = ["OPEN"]
-
-
-def dangling_at_creation(case: Case) -> bool:
-    """16.2 at creation: mstlite keeps safe references to absent identifiers; MST drops them."""
-    if case.phase != "create" or case.py["threw"] or case.js["threw"]:
-        return False
-    mine, theirs = case.py["snapshot"], case.js["snapshot"]
-    ids = set(item_ids(theirs))
-    kept = [r for r in mine["srefs"] if r in ids]
-    sref = mine["sref"] if mine["sref"] in ids else None
-    return equal_but_references(mine, theirs) and kept == theirs["srefs"] and sref == theirs["sref"]
 
 
 def undo_trips_on_its_own_clearing(case: Case) -> bool:
@@ -74,18 +51,6 @@ def undo_trips_on_its_own_clearing(case: Case) -> bool:
     return case.equal({**got["snapshot"], **rest}, {**expected, **rest})
 
 
-def identifier_moves_earlier(case: Case) -> bool:
-    """16.13: apply_snapshot refuses a valid snapshot moving an identifier to an earlier prop."""
-    op = _mstlite_failed_alone(case)
-    if op is None or op["k"] != "snap" or op["t"] != []:
-        return False
-    if not is_clash(case.py["error"]):
-        return False
-    # Valid as a whole, and MST ends without duplicates (it may pass through one
-    # while it applies the properties in order: that is the point of the item).
-    return not has_duplicate_ids(op["v"]) and not has_duplicate_ids(case.js["snapshot"])
-
-
 #: OPEN items of issue 16, by number. REMOVE EACH ENTRY WHEN ITS ITEM IS FIXED: the
 #: differential test must then fail on any reappearance of that divergence.
 #: (Items 11, 12, 14 and 15 cannot appear in these scripts: no computed views,
@@ -98,6 +63,4 @@ OPEN: list[Difference] = [
     # Found by this harness, not in the issue's list (reported with issue 16):
     Difference("new: undoing a step with its inverse patches trips on a reference it cleared",
                undo_trips_on_its_own_clearing),
-    Difference("new: a splice of srefs re-writing a live node it refers to emits nothing",
-               rewrite=equal_reference_splice),
 ]
