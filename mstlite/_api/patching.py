@@ -102,8 +102,10 @@ def apply_patch(node: Any, patches: Patch | Iterable[Patch] | Mapping[str, Any])
     def apply() -> None:
         # Valid as a whole, as apply_snapshot: an MST peer's stream may add an
         # identifier before it removes it elsewhere (a move to an earlier property).
+        tree = target._tree
+        outer, tree.cleared_refs = tree.cleared_refs, {}
         try:
-            with identifiers_unique_at_end(target._tree):
+            with identifiers_unique_at_end(tree):
                 rfc6902.apply_all(TreeDocument(target), batch)
         except PatchError:
             raise
@@ -111,6 +113,8 @@ def apply_patch(node: Any, patches: Patch | Iterable[Patch] | Mapping[str, Any])
             raise PatchError(
                 f"the patches cannot be applied: {error} once they all are; nothing was changed"
             ) from None
+        finally:
+            tree.cleared_refs = outer
 
     target._transact(apply)
 
@@ -132,6 +136,26 @@ class TreeDocument(rfc6902.Document):
             raise
         except (KeyError, IndexError, ValueError, TypeError) as error:
             raise PatchError(f"cannot be applied: {error}; nothing was changed") from None
+
+    def _past_clearing(self, container: ArrayNode, key: str, op: str) -> bool:
+        """Whether ``key`` names a place past the end of ``container``, by no more than
+        the safe references this patch list cleared from it (then MST's own patches are
+        satisfied there: its undo of a step that set a safe reference before its
+        target arrived removes the target first, which clears the reference).
+
+        Such a ``remove`` is done already and a ``replace`` or ``add`` appends, as
+        MST does; anything further past the end is refused as RFC 6902 says.
+        """
+        cleared = self.root._tree.cleared_refs
+        count = cleared.get(container, 0) if cleared else 0
+        if not count or not (key.isdigit() and key.isascii()):
+            return False
+        end = len(container._items) + (1 if op == "add" else 0)  # the first index refused
+        if not end <= int(key) < end + count:
+            return False
+        assert cleared is not None
+        cleared[container] = count - 1
+        return True
 
     def get(self, parts: list[str], op: str) -> Any:
         if not parts:
@@ -159,6 +183,9 @@ class TreeDocument(rfc6902.Document):
         key = parts[-1]
         last = len(parts) - 1
         if isinstance(container, ArrayNode):
+            if self._past_clearing(container, key, op):
+                container.append(value)
+                return
             position = rfc6902.index(len(container._items), key, parts, last, op)
             if op == "add":
                 container.insert(position, value)
@@ -185,6 +212,8 @@ class TreeDocument(rfc6902.Document):
                 f"{join_json_path(parts[:-1]) or '/'!r}: a model's properties cannot be "
                 "removed; use 'replace' with null (for an X | None property) instead"
             )
+        if isinstance(container, ArrayNode) and self._past_clearing(container, parts[-1], op):
+            return None
         stored = child(container, parts, len(parts) - 1, op)
         value = snapshot_of(stored)
         if isinstance(container, ArrayNode):

@@ -25,6 +25,7 @@ class Tree:
 
     __slots__ = (
         "__weakref__",
+        "cleared_refs",
         "commit_hooks",
         "deferred_ids",
         "env",
@@ -58,6 +59,9 @@ class Tree:
         # While a snapshot is applied (it is valid or not as a whole): the nodes built
         # with an identifier already in the tree, checked once it is applied.
         self.deferred_ids: list[Node] | None = None
+        # While a patch list is applied: how many safe references it cleared from each
+        # array (a later patch of the list may name the item it removed).
+        self.cleared_refs: dict[Node, int] | None = None
 
     def find(self, identifier: str, accepts: Callable[[Node], bool]) -> Node | None:
         for node in self.ids.get(identifier, ()):

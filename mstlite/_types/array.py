@@ -403,6 +403,9 @@ class ArrayNode(Node, MutableSequence[Any]):
         # First to last, as MST (each item watches the target; the first watched first).
         while identifier in self._items:
             self._splice(self._items.index(identifier), 1, [])
+            cleared = self._tree.cleared_refs
+            if cleared is not None:
+                cleared[self] = cleared.get(self, 0) + 1
             if once:
                 return
 

@@ -300,7 +300,7 @@ def mst_overwrite_dangling_reference(case: Case) -> bool:
     if case.phase in ("undo_mst", "replay_on_mst") and case.found.detail is not None:
         got = case.found.detail["got"]  # MST's own undo or replay wrote over one
         found = re.search(r"Failed to resolve reference '([^']*)'", got.get("error") or "")
-        return found is not None and found.group(1) not in item_ids(case.found.detail["expected"])
+        return found is not None and found.group(1) not in item_ids(got.get("snapshot"))
     failed = case.js.get("failed")
     match = re.search(r"Failed to resolve reference '([^']*)'", case.js.get("error") or "")
     if case.phase != "step" or failed is None or match is None:

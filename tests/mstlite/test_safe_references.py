@@ -22,6 +22,7 @@ from mstlite import (
     detach,
     get_snapshot,
     on_patch,
+    record_patches,
 )
 from mstlite._types.base import IdentifierClashError
 
@@ -209,3 +210,25 @@ def test_a_computed_over_a_safe_reference_follows_its_target() -> None:
     store.run(lambda s: s.items.append({"id": "a", "title": "back"}))  # stays cleared
     dispose()
     assert seen == ["A", "A2", "none"]
+
+
+def test_undoing_a_reference_set_before_its_target_arrived() -> None:
+    """The inverse patches remove the target first (which clears the reference), then
+    the reference's own slot: that patch is satisfied, as in MST."""
+    store = Store.create({"srefs": ["x"], "byid": {"x": {"id": "x"}}})
+    before = get_snapshot(store)
+    recorder = record_patches(store)
+    apply_patch(store, [{"op": "add", "path": "/srefs/1", "value": "e"},
+                        {"op": "add", "path": "/owner", "value": {"id": "e"}}])
+    recorder.stop()
+    assert get_snapshot(store)["srefs"] == ["x", "e"]
+    recorder.undo()
+    assert get_snapshot(store) == before
+
+
+def test_a_patch_far_past_the_end_is_still_refused() -> None:
+    store = Store.create({"owner": {"id": "e"}, "srefs": ["e"]})
+    with pytest.raises(Exception, match="out of range"):
+        apply_patch(store, [{"op": "replace", "path": "/owner", "value": None},
+                            {"op": "remove", "path": "/srefs/1"}])
+    assert get_snapshot(store)["srefs"] == ["e"]
