@@ -111,7 +111,7 @@ def apply_patch(node: Any, patches: Patch | Iterable[Patch] | Mapping[str, Any])
             raise
         except TreeError as error:
             raise PatchError(
-                f"the patches cannot be applied: {error} once they all are; nothing was changed"
+                f"the patches cannot be applied: once they all are, {error}; nothing was changed"
             ) from None
         finally:
             tree.cleared_refs = outer

@@ -119,12 +119,12 @@ def invalidate_safe_references(tree: Tree, nodes: list[Node]) -> None:
     ``nodes`` are ``reference_targets``. As MST, a reference follows its target
     node: it is cleared even when a new node with the same identifier already
     took the target's place (an ``apply_snapshot`` moving an identifier to an
-    earlier property), but not
-    when a node of another type keeps the identifier, nor when it was set while
-    the identifier was ambiguous (MST watches such a reference only once the
-    action ends: ``_watch_at_end``). Holders are cleared in the order they
-    referenced the identifier (each reference watches its target from when it
-    is set, and the target's hooks call the watchers in that order).
+    earlier property), but not when a node of another type keeps the
+    identifier, nor when it was set while the identifier was ambiguous (MST
+    watches such a reference only once the action ends: ``_watch_at_end``).
+    Holders are cleared in the order they referenced the identifier (each
+    reference watches its target from when it is set, and the target's hooks
+    call the watchers in that order).
     """
     tx = tree.rt.tx
     waiting = tx.waiting if tx is not None else ()
