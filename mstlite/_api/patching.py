@@ -17,7 +17,7 @@ from mstlite._node.node import Node, snapshot_of
 from mstlite._types.array import ArrayNode
 from mstlite._types.base import IdentifierClashError
 from mstlite._types.map import MapNode
-from mstlite._types.model import ModelNode
+from mstlite._types.model import ModelNode, identifiers_unique_at_end
 from mstlite._util import rfc6902
 from mstlite._util.frozen import freeze
 from mstlite._util.json_pointer import join_json_path
@@ -59,7 +59,10 @@ def apply_snapshot(node: Any, snapshot: Any) -> None:
         target._check_alive()
         tx = target._write_tx()
         assert tx is not None
-        target._apply_normalized(normalized, tx)
+        # Valid as a whole, not property by property: an identifier may move to a
+        # property applied before the one it leaves, so uniqueness is checked at the end.
+        with identifiers_unique_at_end(target._tree):
+            target._apply_normalized(normalized, tx)
 
     try:
         target._transact(apply)
@@ -95,7 +98,25 @@ def apply_patch(node: Any, patches: Patch | Iterable[Patch] | Mapping[str, Any])
     """
     target = node_of(node, "apply_patch")
     batch = list(rfc6902.as_batch(patches))
-    target._transact(rfc6902.apply_all, TreeDocument(target), batch)
+
+    def apply() -> None:
+        # Valid as a whole, as apply_snapshot: an MST peer's stream may add an
+        # identifier before it removes it elsewhere (a move to an earlier property).
+        tree = target._tree
+        outer, tree.cleared_refs = tree.cleared_refs, {}
+        try:
+            with identifiers_unique_at_end(tree):
+                rfc6902.apply_all(TreeDocument(target), batch)
+        except PatchError:
+            raise
+        except TreeError as error:
+            raise PatchError(
+                f"the patches cannot be applied: once they all are, {error}; nothing was changed"
+            ) from None
+        finally:
+            tree.cleared_refs = outer
+
+    target._transact(apply)
 
 
 class TreeDocument(rfc6902.Document):
@@ -115,6 +136,26 @@ class TreeDocument(rfc6902.Document):
             raise
         except (KeyError, IndexError, ValueError, TypeError) as error:
             raise PatchError(f"cannot be applied: {error}; nothing was changed") from None
+
+    def _past_clearing(self, container: ArrayNode, key: str, op: str) -> bool:
+        """Whether ``key`` names a place past the end of ``container``, by no more than
+        the safe references this patch list cleared from it (then MST's own patches are
+        satisfied there: its undo of a step that set a safe reference before its
+        target arrived removes the target first, which clears the reference).
+
+        Such a ``remove`` is done already and a ``replace`` or ``add`` appends, as
+        MST does; anything further past the end is refused as RFC 6902 says.
+        """
+        cleared = self.root._tree.cleared_refs
+        count = cleared.get(container, 0) if cleared else 0
+        if not count or not (key.isdigit() and key.isascii()):
+            return False
+        end = len(container._items) + (1 if op == "add" else 0)  # the first index refused
+        if not end <= int(key) < end + count:
+            return False
+        assert cleared is not None
+        cleared[container] = count - 1
+        return True
 
     def get(self, parts: list[str], op: str) -> Any:
         if not parts:
@@ -142,6 +183,9 @@ class TreeDocument(rfc6902.Document):
         key = parts[-1]
         last = len(parts) - 1
         if isinstance(container, ArrayNode):
+            if self._past_clearing(container, key, op):
+                container.append(value)
+                return
             position = rfc6902.index(len(container._items), key, parts, last, op)
             if op == "add":
                 container.insert(position, value)
@@ -168,6 +212,8 @@ class TreeDocument(rfc6902.Document):
                 f"{join_json_path(parts[:-1]) or '/'!r}: a model's properties cannot be "
                 "removed; use 'replace' with null (for an X | None property) instead"
             )
+        if isinstance(container, ArrayNode) and self._past_clearing(container, parts[-1], op):
+            return None
         stored = child(container, parts, len(parts) - 1, op)
         value = snapshot_of(stored)
         if isinstance(container, ArrayNode):

@@ -35,7 +35,16 @@ class _Watched(Protocol):
 class Transaction:
     """Everything one outermost action changed, so it can be committed or undone."""
 
-    __slots__ = ("action_calls", "flow", "journal", "killed", "patches", "trees")
+    __slots__ = (
+        "action_calls",
+        "at_end",
+        "flow",
+        "journal",
+        "killed",
+        "patches",
+        "trees",
+        "waiting",
+    )
 
     def __init__(self) -> None:
         # (undo_function, *args) entries, undone newest first on rollback.
@@ -47,6 +56,12 @@ class Transaction:
         # Nodes removed from their tree; destroyed for good at commit.
         self.killed: list[_Killed] = []
         self.action_calls: list[tuple[Callable[[Any], None], Any]] = []
+        # (function, *args) run when the outermost action returns, still inside it (what
+        # can only be decided once the whole action ran: a dangling safe reference).
+        self.at_end: list[tuple[Any, ...]] = []
+        # Keys of what waits for at_end to take effect (safe references set while their
+        # identifier was ambiguous: nothing clears them before the action ends).
+        self.waiting: set[Any] = set()
         #: The id of the flow this transaction is a stretch of (0 for a plain action).
         self.flow = 0
 
@@ -96,6 +111,7 @@ def run_in_transaction(rt: Runtime, fn: Callable[..., Any], *args: Any, **kwargs
     tx = rt.tx = Transaction()
     try:
         result = fn(*args, **kwargs)
+        run_at_end(tx)
     except BaseException:
         rt.tx = None
         rollback(rt, tx)
@@ -103,6 +119,15 @@ def run_in_transaction(rt: Runtime, fn: Callable[..., Any], *args: Any, **kwargs
     rt.tx = None
     commit(rt, tx)
     return result
+
+
+def run_at_end(tx: Transaction) -> None:
+    """Run what ``tx`` deferred to the end of its outermost action (in the order queued,
+    including what those calls queue)."""
+    while tx.at_end:
+        entries, tx.at_end = tx.at_end, []
+        for entry in entries:
+            entry[0](*entry[1:])
 
 
 def run_stretch(
@@ -124,6 +149,7 @@ def run_stretch(
     tx.flow = flow
     try:
         result = fn()
+        run_at_end(tx)
     except BaseException as error:
         rt.tx = None
         if passthrough is not None and (

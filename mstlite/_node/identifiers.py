@@ -4,17 +4,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mstlite._engine.transaction import Transaction
+
 if TYPE_CHECKING:
     from mstlite._node.node import Node
     from mstlite._node.tree import Tree
 
-__all__ = ["invalidate_safe_references", "move_back", "move_nodes", "register", "unregister"]
+__all__ = [
+    "IDENTIFIER",
+    "add_safe_reference",
+    "drop_dangling_at_creation",
+    "invalidate_safe_references",
+    "move_back",
+    "move_nodes",
+    "reference_targets",
+    "register",
+    "unregister",
+]
 
 Journal = list[tuple[Any, ...]]
 
 
 def register(tree: Tree, identifier: str, node: Node, journal: Journal | None) -> None:
     tree.ids.setdefault(identifier, []).append(node)
+    _resolution_changed(tree, identifier)
     if journal is not None:
         journal.append((unregister, tree, identifier, node, None))
 
@@ -26,6 +39,7 @@ def unregister(tree: Tree, identifier: str, node: Node, journal: Journal | None)
     nodes.remove(node)
     if not nodes:
         del tree.ids[identifier]
+    _resolution_changed(tree, identifier)
     if journal is not None:
         journal.append((register, tree, identifier, node, None))
 
@@ -71,26 +85,113 @@ def move_back(nodes: list[Node], old: Tree, new: Tree) -> None:
         old.snapshot_listeners.extend(moved)
 
 
-def invalidate_safe_references(tree: Tree, identifiers: list[str]) -> None:
-    """Clear the safe references to nodes that just left ``tree`` (same transaction).
+def _resolution_changed(tree: Tree, identifier: str) -> None:
+    """What ``identifier`` resolves to in ``tree`` may have changed: tell the derivations
+    that resolved a reference to it (they observe ``(IDENTIFIER, identifier)`` of the root)."""
+    root = tree.root
+    if root._atoms is not None:
+        root._changed((IDENTIFIER, identifier))
 
-    Holders are cleared in the order they first referenced the identifier.
+
+#: The first part of the root's atom key standing for "the node an identifier resolves to".
+IDENTIFIER = "*identifier"
+
+
+def reference_targets(tree: Tree, nodes: list[Node]) -> list[Node]:
+    """Those of ``nodes`` (about to leave ``tree``) that references to their identifier
+    resolve to: the first of their type with it (a second exists only while a snapshot
+    or a patch list is applied)."""
+    targets = []
+    for node in nodes:
+        identifier = node._identifier()
+        if identifier is None or identifier not in tree.safe_refs:
+            continue
+        kind = node._type
+        first = next((o for o in tree.ids.get(identifier, ()) if o._type is kind), None)
+        if first is node:
+            targets.append(node)
+    return targets
+
+
+def invalidate_safe_references(tree: Tree, nodes: list[Node]) -> None:
+    """Clear the safe references to ``nodes``, which just left ``tree`` (same transaction).
+
+    ``nodes`` are ``reference_targets``. As MST, a reference follows its target
+    node: it is cleared even when a new node with the same identifier already
+    took the target's place (an ``apply_snapshot`` moving an identifier to an
+    earlier property), but not when a node of another type keeps the
+    identifier, nor when it was set while the identifier was ambiguous (MST
+    watches such a reference only once the action ends: ``_watch_at_end``).
+    Holders are cleared in the order they referenced the identifier (each
+    reference watches its target from when it is set, and the target's hooks
+    call the watchers in that order).
     """
-    for identifier in identifiers:
-        holders = tree.safe_refs.get(identifier)
+    tx = tree.rt.tx
+    waiting = tx.waiting if tx is not None else ()
+    for node in nodes:
+        identifier = node._identifier()
+        holders = tree.safe_refs.get(identifier) if identifier is not None else None
         if not holders:
+            continue
+        assert identifier is not None
+        kind = node._type
+        if any(other._type is not kind for other in tree.ids.get(identifier, ())):
             continue
         for holder in list(holders):
             if not holder._alive or holder._tree is not tree:
                 holders.pop(holder, None)
-                continue
-            if tree.find(identifier, _any) is None:
+            elif (identifier, holder) not in waiting:
                 holder._drop_safe_reference(identifier)
 
 
 def add_safe_reference(tree: Tree, identifier: str, holder: Node) -> None:
-    tree.safe_refs.setdefault(identifier, {})[holder] = None
+    """Index that ``holder`` keeps a safe reference to ``identifier``.
+
+    When no such node is in the tree the reference is dropped, as MST does:
+    at the end of the tree's creation (``drop_dangling_at_creation``), or at
+    the end of the running action, since its target may still arrive in it.
+    """
+    holders = tree.safe_refs.setdefault(identifier, {})
+    holders.pop(holder, None)  # a holder set anew watches from now on (MST's order)
+    holders[holder] = None
+    if tree.fresh:
+        return
+    targets = tree.ids.get(identifier)
+    if targets is not None and len(targets) == 1:
+        return
+    tx = tree.rt.tx
+    if tx is None:
+        return
+    if targets is not None:  # two nodes with it, while a snapshot or patches apply
+        tx.waiting.add((identifier, holder))
+    tx.at_end.append((_watch_at_end, tree, identifier, holder))
 
 
-def _any(node: Node) -> bool:
-    return True
+def _watch_at_end(tree: Tree, identifier: str, holder: Node) -> None:
+    """End of the action that wrote a dangling (or ambiguous) safe reference: drop it
+    if its target did not arrive (one reference per write, in the order written, as
+    MST); else it watches its target from now on."""
+    tx = tree.rt.tx
+    if tx is not None:
+        tx.waiting.discard((identifier, holder))
+    if identifier not in tree.ids and holder._alive and holder._tree is tree:
+        holder._drop_safe_reference(identifier, once=True)
+
+
+def drop_dangling_at_creation(tree: Tree) -> None:
+    """The tree just built: drop its safe references to identifiers it does not hold.
+
+    Nothing listens to a new tree, so this emits no patch; it runs in a
+    transaction of its own (one built inside an action is not part of it).
+    """
+    missing = [i for i in tree.safe_refs if i not in tree.ids]
+    if not missing:
+        return
+    rt = tree.rt
+    running, rt.tx = rt.tx, Transaction()
+    try:
+        for identifier in missing:
+            for holder in list(tree.safe_refs[identifier]):
+                holder._drop_safe_reference(identifier)
+    finally:
+        rt.tx = running

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mstlite._engine.runtime import report_error
-from mstlite._node.identifiers import invalidate_safe_references, unregister
+from mstlite._node.identifiers import invalidate_safe_references, reference_targets, unregister
 
 if TYPE_CHECKING:
     from mstlite._engine.transaction import Transaction
@@ -22,17 +22,16 @@ def kill(node: Node, tx: Transaction) -> None:
             member._call_hook("before_destroy")
     tree = node._tree
     journal = tx.journal
-    removed_ids: list[str] = []
+    targets = reference_targets(tree, nodes) if tree.safe_refs else None
     for member in nodes:
         identifier = member._identifier()
         if identifier is not None:
             unregister(tree, identifier, member, journal)
-            removed_ids.append(identifier)
         member._alive = False
     journal.append((_revive, nodes))
     tx.killed.append(node)
-    if removed_ids and tree.safe_refs:
-        invalidate_safe_references(tree, removed_ids)
+    if targets:
+        invalidate_safe_references(tree, targets)
 
 
 def finalize_destroy(root: Node) -> None:

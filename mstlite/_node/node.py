@@ -17,7 +17,12 @@ from mstlite._engine.reactivity import Atom, Derivation
 from mstlite._engine.runtime import IDLE, Runtime, current_runtime, foreign_use
 from mstlite._engine.transaction import Transaction, run_in_transaction
 from mstlite._node.extras import NodeExtras
-from mstlite._node.identifiers import move_nodes, register
+from mstlite._node.identifiers import (
+    invalidate_safe_references,
+    move_nodes,
+    reference_targets,
+    register,
+)
 from mstlite._node.lifecycle import finalize_destroy, kill
 from mstlite._node.patches import deliver_patch, emit
 from mstlite._node.tree import Tree
@@ -339,9 +344,12 @@ class Node:
         new_tree.fresh = False
         new_tree.protected = old_tree.protected
         nodes = list(self._iter_subtree())
+        targets = reference_targets(old_tree, nodes) if old_tree.safe_refs else None
         move_nodes(nodes, old_tree, new_tree, tx.journal)
         tx.journal.append((_restore_parent, self, self._parent, self._key))
         self._parent = None
+        if targets:  # as MST: the tree's safe references to them are cleared
+            invalidate_safe_references(old_tree, targets)
 
     def _kill(self, tx: Transaction) -> None:
         """Destroy this subtree in ``tx`` (undone on rollback, finished at commit)."""
@@ -359,8 +367,9 @@ class Node:
         """Take ``child`` out of its slot (it is then destroyed, or detached)."""
         raise NotImplementedError
 
-    def _drop_safe_reference(self, identifier: str) -> None:
-        """Clear the safe references to ``identifier`` held by this node."""
+    def _drop_safe_reference(self, identifier: str, once: bool = False) -> None:
+        """Clear the safe references to ``identifier`` held by this node (``once``: the
+        first one only)."""
         raise NotImplementedError
 
     def _call_hook(self, name: str) -> None:

@@ -25,7 +25,9 @@ class Tree:
 
     __slots__ = (
         "__weakref__",
+        "cleared_refs",
         "commit_hooks",
+        "deferred_ids",
         "env",
         "fresh",
         "ids",
@@ -54,6 +56,12 @@ class Tree:
         self.commit_hooks: list[Callable[[Transaction], None]] = []
         # identifier -> containers holding a safe reference to it (ordered).
         self.safe_refs: dict[str, dict[Node, None]] = {}
+        # While a snapshot is applied (it is valid or not as a whole): the nodes built
+        # with an identifier already in the tree, checked once it is applied.
+        self.deferred_ids: list[Node] | None = None
+        # While a patch list is applied: how many safe references it cleared from each
+        # array (a later patch of the list may name the item it removed).
+        self.cleared_refs: dict[Node, int] | None = None
 
     def find(self, identifier: str, accepts: Callable[[Node], bool]) -> Node | None:
         for node in self.ids.get(identifier, ()):

@@ -304,8 +304,15 @@ class ArrayNode(Node, MutableSequence[Any]):
             return
         removed = items[index : index + remove]
         stored = self._store_values(tx, index, removed, values, normalized)
-        if len(removed) == len(stored) and all(map(same_stored, removed, stored)):
-            return  # the same items again (e.g. sorting a sorted array)
+        if (
+            len(removed) == len(stored)
+            and all(map(same_stored, removed, stored))
+            and not (self._type.item.needs_read and any(isinstance(v, Node) for v in values))
+        ):
+            # The same items again (e.g. sorting a sorted array). But a live node given
+            # to an array of references is a new reference to it (MST re-creates it and
+            # emits the splice), even to the node the slot already refers to.
+            return
         listening = self._tree.patch_listener_count
         whole = remove == length and remove > 0
         old_snapshot = self._get_snapshot() if listening and whole else None
@@ -399,10 +406,15 @@ class ArrayNode(Node, MutableSequence[Any]):
     def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
         self._splice(child._key, 1, [], detach=detach)
 
-    def _drop_safe_reference(self, identifier: str) -> None:
-        for position in range(len(self._items) - 1, -1, -1):
-            if self._items[position] == identifier:
-                self._splice(position, 1, [])
+    def _drop_safe_reference(self, identifier: str, once: bool = False) -> None:
+        # First to last, as MST (each item watches the target; the first watched first).
+        while identifier in self._items:
+            self._splice(self._items.index(identifier), 1, [])
+            cleared = self._tree.cleared_refs
+            if cleared is not None:
+                cleared[self] = cleared.get(self, 0) + 1
+            if once:
+                return
 
 
 def _undo_splice(

@@ -19,6 +19,7 @@ from pydantic_core import core_schema as cs
 
 from mstlite._engine.runtime import Runtime, current_runtime
 from mstlite._engine.transaction import run_in_transaction
+from mstlite._node.identifiers import drop_dangling_at_creation
 from mstlite._node.node import Node, snapshot_of
 from mstlite._util.frozen import FrozenDict, FrozenList, thaw
 from mstlite._util.json_pointer import escape_json_path
@@ -222,6 +223,8 @@ class NodeType(Type):
         node = self.instantiate(normalized, None, None, None)
         tree = node._tree
         tree.fresh = False
+        if tree.safe_refs:
+            drop_dangling_at_creation(tree)
         if env is not None:
             tree.env = env
         run_created_hooks(tree.rt)

@@ -7,6 +7,7 @@ is in ``_types.declare``; this module is the node kind and its type.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from threading import get_ident
 from typing import Any, ClassVar
@@ -15,6 +16,7 @@ from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
 from mstlite._engine.transaction import Transaction
+from mstlite._node.identifiers import drop_dangling_at_creation
 from mstlite._node.node import BY_IDENTITY, Node
 from mstlite._node.tree import Tree
 from mstlite._types.base import MISSING, NodeType, Type, run_created_hooks, where
@@ -23,7 +25,13 @@ from mstlite._types.wrappers import MaybeType
 from mstlite._util.frozen import FrozenDict, freeze
 from mstlite.errors import TreeError
 
-__all__ = ["ModelNode", "ModelType", "snapshot_default"]
+__all__ = [
+    "ModelNode",
+    "ModelType",
+    "identifiers_unique_at_end",
+    "snapshot_default",
+    "used_twice",
+]
 
 
 class ModelType(NodeType):
@@ -124,6 +132,8 @@ class ModelType(NodeType):
         self.setup(node, normalized, None, None, None)
         tree = node._tree
         tree.fresh = False
+        if tree.safe_refs:
+            drop_dangling_at_creation(tree)
         if env is not None:
             tree.env = env
         run_created_hooks(tree.rt)
@@ -159,10 +169,9 @@ class ModelType(NodeType):
             identifier = data[attribute]
             same = tree.ids.get(identifier)
             if same is not None and any(other._type is self for other in same):
-                raise TreeError(
-                    f"identifier {identifier!r} of {self.name} is used twice in the tree "
-                    f"(again at {node._path() or '/'!r}); identifiers are unique per type"
-                )
+                if tree.deferred_ids is None:
+                    raise used_twice(node, identifier)
+                tree.deferred_ids.append(node)  # the old one may yet leave: see apply_snapshot
             node._register_identifier(identifier)
         if node._has_hooks:
             tree.rt.pending_created.append(node)
@@ -287,16 +296,54 @@ class ModelNode(Node):
             new = kind.reconcile_normalized(child, snapshot, self, name, tx)
         self._put_slot(tx, name, child, new, True, detach)
 
-    def _drop_safe_reference(self, identifier: str) -> None:
+    def _drop_safe_reference(self, identifier: str, once: bool = False) -> None:
         tx = self._tree.rt.tx
         assert tx is not None
         for name, kind in type(self)._mst_type.built_props:
             if kind.contains_safe_references() and self._data[name] == identifier:
                 self._put_slot(tx, name, identifier, None, True)
+                if once:
+                    return
 
     def __repr__(self) -> str:
         state = "" if self._alive else " (dead)"
         return f"<{type(self).__name__} {self._path() or '/'}{state}>"
+
+
+def used_twice(node: Node, identifier: str) -> TreeError:
+    """The error of a second node of ``node``'s type with ``identifier`` in its tree."""
+    return TreeError(
+        f"identifier {identifier!r} of {node._type.name} is used twice in the tree "
+        f"(again at {node._path() or '/'!r}); identifiers are unique per type"
+    )
+
+
+@contextmanager
+def identifiers_unique_at_end(tree: Tree) -> Iterator[None]:
+    """Check that identifiers are unique per type once the block's writes are all done.
+
+    For ``apply_snapshot`` and ``apply_patch``: what they apply is valid or not
+    as a whole, and an identifier may move to a place written before the one it
+    leaves (MST's patch streams do that). Raises ``used_twice``'s error.
+    """
+    outer, tree.deferred_ids = tree.deferred_ids, []
+    try:
+        yield
+        _check_deferred_identifiers(tree.deferred_ids)
+    finally:
+        tree.deferred_ids = outer
+
+
+def _check_deferred_identifiers(nodes: list[Node]) -> None:
+    """Raise ``used_twice`` for the first of ``nodes`` (built while their identifier was
+    already in the tree) whose identifier is still held by another node of its type."""
+    for node in nodes:
+        identifier = node._identifier()
+        if not node._alive or identifier is None:
+            continue
+        same = node._tree.ids.get(identifier, ())
+        if any(other is not node and other._type is node._type for other in same):
+            raise used_twice(node, identifier)
 
 
 def _instantiate_in(kind: Type, snapshot: Any, parent: Node, key: Any) -> Any:

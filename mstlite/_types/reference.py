@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
-from mstlite._node.identifiers import add_safe_reference
+from mstlite._node.identifiers import IDENTIFIER, add_safe_reference
 from mstlite._node.node import Node
 from mstlite._types.base import Type, where
 from mstlite.errors import InvalidReferenceError, TreeError
@@ -68,9 +68,14 @@ class ReferenceType(Type):
     def resolve(self, identifier: str, owner: Node | None) -> Any:
         if owner is None:
             return identifier
-        if owner._tree.rt.tracking is not None:
-            owner._observe(("ref", identifier))
-        node = owner._tree.find(identifier, self.target.accepts_node)
+        tree = owner._tree
+        if tree.rt.tracking is not None:
+            # What the identifier resolves to: changed by the identifier index whenever
+            # a node with it joins or leaves the tree (the target appears, is removed,
+            # or is replaced by a new node with the same identifier). And the
+            # reference itself: the owner's slot, observed by the read that got here.
+            tree.root._observe((IDENTIFIER, identifier))
+        node = tree.find(identifier, self.target.accepts_node)
         if node is None:
             if self.safe:
                 return None

@@ -32,7 +32,6 @@ __all__ = [
     "clearing_order",
     "dangling_clearings",
     "detach_clearings",
-    "equal_reference_splice",
     "explain_stream",
     "map_key_order",
 ]
@@ -189,31 +188,6 @@ def map_key_order(case: Case, mine: Pairs, theirs: Pairs) -> Streams:
     """
     return (_sorted_runs(mine, _same_map, _js_rank),
             _sorted_runs(theirs, _same_map, _js_rank))
-
-
-def equal_reference_splice(case: Case, mine: Pairs, theirs: Pairs) -> Streams:
-    """New (not in the issue): a splice of ``srefs`` putting back a live node it already
-    refers to emits nothing in mstlite; MST emits ``remove`` + ``add`` of the same
-    identifier at that index, or a ``replace`` of the whole array by an equal one.
-    """
-    if not any(op["k"] in ("splice", "replace") and op["t"] == ["srefs"]
-               and any(isinstance(v, dict) and "$node" in v for v in op["v"])
-               for op in case.ops):
-        return mine, theirs
-    kept: Pairs = []
-    for pair in theirs:
-        patch, inverse = pair
-        if (patch["op"] == "replace" and patch["path"] == "/srefs"
-                and case.equal(patch.get("value"), inverse.get("value"))):
-            continue
-        previous = kept[-1][0] if kept else None
-        if (patch["op"] == "add" and previous is not None and previous["op"] == "remove"
-                and previous["path"] == patch["path"] and patch["path"].startswith("/srefs/")
-                and case.equal(kept[-1][1].get("value"), patch.get("value"))):
-            kept.pop()
-            continue
-        kept.append(pair)
-    return mine, kept
 
 
 def _same(case: Case, mine: Sequence[Pair], theirs: Sequence[Pair]) -> bool:

@@ -166,19 +166,16 @@ def _assert_as_mst(name: str) -> None:
     assert (step["threw"], step["patches"]) == (mst["threw"], mst["patches"]), step["error"]
 
 
-@xfail(1, "detach (or a move) does not clear the safe references to the node")
 @pytest.mark.parametrize("name", ["1 detach", "1 move"])
 def test_1_detach_clears_safe_references(name: str) -> None:
     _assert_as_mst(name)
 
 
-@xfail(2, "a safe reference to an identifier not in the tree is kept")
 def test_2_dangling_safe_reference_is_dropped() -> None:
     assert get_snapshot(Root.create({"sref": "nobody"}))["sref"] is None
     _assert_as_mst("2 push")
 
 
-@xfail(3, "safe references are cleared in another order than MST's (and not the same every run)")
 def test_3_safe_references_clear_in_msts_order_every_run() -> None:
     _assert_as_mst("3 destroy")
     for _ in range(30):  # one process, many fresh trees: the order must never vary
@@ -281,7 +278,6 @@ def _replace_in_one_action(store: Todos) -> None:
     store.run(change)
 
 
-@xfail(11, "computeds and reactions reading a reference miss changes of its target")
 @pytest.mark.parametrize(
     ("probe", "init", "change"),
     [
@@ -328,7 +324,6 @@ def test_12_unidentified_items_reconcile_as_in_mst() -> None:
     assert alive_after_same
 
 
-@xfail(13, "apply_snapshot refuses a valid snapshot moving an identifier to an earlier property")
 def test_13_identifier_moving_to_an_earlier_property() -> None:
     _assert_as_mst("13 identifier moves earlier")
 

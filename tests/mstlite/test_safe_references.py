@@ -1,0 +1,234 @@
+"""Safe references follow MST: cleared when their target leaves (destroyed, detached or
+moved), dropped when their target is not in the tree, cleared first to last; and
+references, plain or safe, resolve through an observable identifier index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mstlite import (
+    Identifier,
+    InvalidReferenceError,
+    Model,
+    Ref,
+    SafeRef,
+    action,
+    apply_patch,
+    apply_snapshot,
+    autorun,
+    computed,
+    detach,
+    get_snapshot,
+    on_patch,
+    record_patches,
+)
+from mstlite._types.base import IdentifierClashError
+
+
+class Item(Model):
+    id: Identifier
+    title: str = ""
+
+
+class Store(Model):
+    owner: Item | None = None
+    items: list[Item] = []
+    byid: dict[str, Item] = {}
+    sref: SafeRef[Item] | None = None
+    srefs: list[SafeRef[Item]] = []
+    smap: dict[str, SafeRef[Item]] = {}
+    ref: Ref[Item] | None = None
+
+    @computed
+    def ref_title(self) -> str:
+        return "none" if self.ref is None else self.ref.title
+
+    @computed
+    def sref_title(self) -> str:
+        return "none" if self.sref is None else self.sref.title
+
+    @action
+    def run(self, change: Any) -> Any:
+        return change(self)
+
+
+def _patches(store: Store) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    on_patch(store, lambda patch, inverse: seen.append(dict(patch)))
+    return seen
+
+
+def test_detach_clears_safe_references_before_the_removal_patch() -> None:
+    store = Store.create({"owner": {"id": "a"}, "sref": "a", "srefs": ["a"], "smap": {"k": "a"}})
+    patches = _patches(store)
+    owner = store.run(lambda s: detach(s.owner))
+    assert [(p["op"], p["path"]) for p in patches] == [
+        ("replace", "/sref"), ("replace", "/srefs"), ("remove", "/smap/k"), ("replace", "/owner")]
+    assert (store.sref, list(store.srefs), dict(store.smap)) == (None, [], {})
+    assert owner.id == "a"  # the detached node lives on, as a root
+
+
+def test_moving_a_node_within_one_action_clears_its_safe_references() -> None:
+    store = Store.create({"owner": {"id": "a"}, "sref": "a"})
+    patches = _patches(store)
+    store.run(lambda s: s.items.append(detach(s.owner)))
+    assert [(p["op"], p["path"]) for p in patches] == [
+        ("replace", "/sref"), ("replace", "/owner"), ("add", "/items/0")]
+    assert store.sref is None
+
+
+def test_rollback_restores_the_cleared_references() -> None:
+    store = Store.create({"owner": {"id": "a"}, "sref": "a", "srefs": ["a", "a"]})
+
+    def fail(s: Store) -> None:
+        detach(s.owner)
+        raise RuntimeError("undo all of it")
+
+    with pytest.raises(RuntimeError):
+        store.run(fail)
+    assert get_snapshot(store)["sref"] == "a" and get_snapshot(store)["srefs"] == ["a", "a"]
+    assert store.sref is store.owner
+
+
+def test_dangling_safe_references_are_dropped_at_creation() -> None:
+    store = Store.create({"sref": "nobody", "srefs": ["a", "nobody", "a"],
+                          "smap": {"x": "nobody", "y": "a"}, "items": [{"id": "a"}]})
+    snapshot = get_snapshot(store)
+    assert (snapshot["sref"], snapshot["srefs"], snapshot["smap"]) == (None, ["a", "a"], {"y": "a"})
+    assert store.srefs[0] is store.items[0]
+
+
+def test_a_dangling_write_is_dropped_at_the_end_of_its_action() -> None:
+    store = Store.create({})
+    patches = _patches(store)
+    store.run(lambda s: s.srefs.append("nobody"))
+    assert patches == [{"op": "add", "path": "/srefs/0", "value": "nobody"},
+                       {"op": "replace", "path": "/srefs", "value": []}]
+
+
+def test_one_dangling_write_at_a_time_in_the_order_written() -> None:
+    store = Store.create({})
+    patches = _patches(store)
+    store.run(lambda s: s.srefs.extend(["d", "b", "d"]))
+    assert [(p["op"], p["path"]) for p in patches[3:]] == [
+        ("remove", "/srefs/0"), ("remove", "/srefs/0"), ("replace", "/srefs")]
+
+
+def test_a_target_arriving_later_in_the_action_keeps_the_reference() -> None:
+    store = Store.create({})
+
+    def change(s: Store) -> None:
+        s.sref = "a"  # type: ignore[assignment]  # an identifier
+        s.items.append({"id": "a", "title": "A"})  # type: ignore[arg-type]  # a snapshot
+
+    store.run(change)
+    assert store.sref is store.items[0]
+    apply_patch(store, [{"op": "add", "path": "/srefs/0", "value": "e"},
+                        {"op": "add", "path": "/byid/e", "value": {"id": "e"}}])
+    assert store.srefs[0] is store.byid["e"]
+
+
+@pytest.mark.parametrize("run", range(20))
+def test_clearing_order_is_msts_every_run(run: int) -> None:
+    store = Store.create({"byid": {"a": {"id": "a"}}, "sref": "a", "srefs": ["a", "a"]})
+    patches = _patches(store)
+    store.run(lambda s: s.byid.clear())
+    assert [(p["op"], p["path"]) for p in patches] == [
+        ("replace", "/sref"), ("remove", "/srefs/0"), ("replace", "/srefs"), ("remove", "/byid/a")]
+
+
+def test_apply_snapshot_moving_an_identifier_to_an_earlier_property() -> None:
+    store = Store.create({"byid": {"a": {"id": "a", "title": "old"}}, "sref": "a"})
+    patches = _patches(store)
+    apply_snapshot(store, {"items": [{"id": "a", "title": "new"}], "byid": {}, "sref": "a"})
+    assert get_snapshot(store)["items"] == [{"id": "a", "title": "new"}]
+    # The reference followed the old node (cleared as it left), then was set again.
+    assert [(p["op"], p["path"]) for p in patches] == [
+        ("add", "/items/0"), ("replace", "/sref"), ("remove", "/byid/a"), ("replace", "/sref")]
+    assert store.sref is store.items[0]
+
+
+def test_a_snapshot_still_holding_an_identifier_twice_is_refused_whole() -> None:
+    store = Store.create({"byid": {"a": {"id": "a"}}})
+    with pytest.raises(IdentifierClashError, match="'a' of Item is used twice"):
+        apply_snapshot(store, {"items": [{"id": "a"}], "byid": {"a": {"id": "a"}}})
+    assert get_snapshot(store)["items"] == [] and "a" in store.byid
+
+
+def test_a_patch_list_may_pass_through_a_duplicate_but_not_end_with_one() -> None:
+    store = Store.create({"byid": {"a": {"id": "a"}}})
+    apply_patch(store, [{"op": "add", "path": "/items/0", "value": {"id": "a"}},
+                        {"op": "remove", "path": "/byid/a"}])
+    assert get_snapshot(store)["byid"] == {}
+    with pytest.raises(Exception, match="used twice"):
+        apply_patch(store, [{"op": "add", "path": "/byid/a", "value": {"id": "a"}}])
+
+
+def test_a_splice_giving_the_node_a_reference_already_refers_to_emits_it() -> None:
+    store = Store.create({"items": [{"id": "a"}], "srefs": ["a"]})
+    patches = _patches(store)
+    store.run(lambda s: s.srefs.__setitem__(slice(0, 1), [s.items[0]]))
+    assert patches == [{"op": "replace", "path": "/srefs", "value": ["a"]}]
+
+
+def _watch(store: Store, name: str) -> tuple[list[str], Any]:
+    seen: list[str] = []
+
+    def track() -> None:
+        try:
+            seen.append(getattr(store, name))
+        except InvalidReferenceError:
+            seen.append("throws")
+
+    return seen, autorun(track)
+
+
+def test_a_computed_over_a_reference_follows_its_target() -> None:
+    store = Store.create({"ref": "a"})
+    seen, dispose = _watch(store, "ref_title")
+    store.run(lambda s: s.items.append({"id": "a", "title": "A"}))  # appears after the ref
+
+    def replace(s: Store) -> None:  # a new node with the same identifier, in one action
+        del s.items[0]
+        s.items.append({"id": "a", "title": "B"})  # type: ignore[arg-type]  # a snapshot
+
+    store.run(replace)
+    apply_patch(store, [{"op": "remove", "path": "/items/0"},  # what an MST peer sends
+                        {"op": "add", "path": "/items/0", "value": {"id": "a", "title": "C"}}])
+    store.run(lambda s: s.items.pop())  # removed
+    dispose()
+    assert seen == ["throws", "A", "B", "C", "throws"]
+
+
+def test_a_computed_over_a_safe_reference_follows_its_target() -> None:
+    store = Store.create({"items": [{"id": "a", "title": "A"}], "sref": "a"})
+    seen, dispose = _watch(store, "sref_title")
+    store.run(lambda s: setattr(s.items[0], "title", "A2"))
+    store.run(lambda s: s.items.pop())  # removed: the safe reference is cleared
+    store.run(lambda s: s.items.append({"id": "a", "title": "back"}))  # stays cleared
+    dispose()
+    assert seen == ["A", "A2", "none"]
+
+
+def test_undoing_a_reference_set_before_its_target_arrived() -> None:
+    """The inverse patches remove the target first (which clears the reference), then
+    the reference's own slot: that patch is satisfied, as in MST."""
+    store = Store.create({"srefs": ["x"], "byid": {"x": {"id": "x"}}})
+    before = get_snapshot(store)
+    recorder = record_patches(store)
+    apply_patch(store, [{"op": "add", "path": "/srefs/1", "value": "e"},
+                        {"op": "add", "path": "/owner", "value": {"id": "e"}}])
+    recorder.stop()
+    assert get_snapshot(store)["srefs"] == ["x", "e"]
+    recorder.undo()
+    assert get_snapshot(store) == before
+
+
+def test_a_patch_far_past_the_end_is_still_refused() -> None:
+    store = Store.create({"owner": {"id": "e"}, "srefs": ["e"]})
+    with pytest.raises(Exception, match="out of range"):
+        apply_patch(store, [{"op": "replace", "path": "/owner", "value": None},
+                            {"op": "remove", "path": "/srefs/1"}])
+    assert get_snapshot(store)["srefs"] == ["e"]
