@@ -77,11 +77,13 @@ def on_patch(node: Any, listener: Callable[[Patch, Patch], None]) -> Callable[[]
     listeners = target._extras().patch_listeners
     remove = subscribe(listeners, listener)
     target._tree.patch_listener_count += 1
+    target._tree.path_cache.clear()  # the cached listener groups lack this one
 
     def dispose() -> None:
         if listener in listeners:
             remove()
             target._tree.patch_listener_count -= 1
+            target._tree.path_cache.clear()
 
     return dispose
 
