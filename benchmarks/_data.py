@@ -113,7 +113,8 @@ def dataset(workload: str, n: int, count: int) -> Dataset:
     """
     if workload == "map_snapshot":  # a map of n scalar entries, no todos
         keys = [f"key-{index}" for index in range(n)]
-        return {"entries": dict(zip(keys, range(n))), "changed_keys": [keys[n // 2], keys[n // 4]]}
+        entries = dict(zip(keys, range(n), strict=True))
+        return {"entries": entries, "changed_keys": [keys[n // 2], keys[n // 4]]}
     snapshot = todo_snapshot(n)
     data: Dataset = {"snapshot": snapshot}
     if workload in ("actions", "apply_patch", "computed", "fanout", "middleware"):

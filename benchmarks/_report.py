@@ -300,7 +300,8 @@ def summary(results: list[JobResult]) -> dict[str, Any]:
         if workload == "memory":
             found["memory_bytes_per_todo"] = _figure(subject, "heap_bytes_per_item")
         if workload == "apply_patch":
-            found["apply_patch_vs_jsonpatch"] = _ratio(subject, group.get("jsonpatch"), "apply_patch")
+            jsonpatch = group.get("jsonpatch")
+            found["apply_patch_vs_jsonpatch"] = _ratio(subject, jsonpatch, "apply_patch")
         for (name, phase), _ in OVERHEAD_TARGETS.items():
             bare, full = _figure(subject, "bare"), _figure(subject, phase)
             if workload == name and bare and full:
@@ -349,7 +350,8 @@ def _speed_targets(found: dict[str, Any]) -> list[str]:
             f"(target at least {1 / limit:.0f}x: {_verdict(ratio <= limit)})"
         )
     for key, ratio in found.get("overheads", {}).items():
-        what, limit = OVERHEAD_TARGETS[tuple(key.split(":"))]  # type: ignore[index]
+        name, phase = key.split(":")
+        what, limit = OVERHEAD_TARGETS[(name, phase)]
         lines.append(
             f"- an action with {what} takes {ratio:.2f}x a bare one "
             f"(target at most {limit}x: {_verdict(ratio <= limit)})"

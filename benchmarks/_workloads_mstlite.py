@@ -324,14 +324,14 @@ def _map_snapshot(data: Dataset) -> Iteration:
 
     def iteration(recorder: Recorder) -> None:
         registry = Registry(entries=entries)
-        before = get_snapshot(registry)
+        before: Any = get_snapshot(registry)  # JSON values: indexed as the dicts they are
         registry.bump(first_key)
         start = clock()
-        after_one = get_snapshot(registry)
+        after_one: Any = get_snapshot(registry)
         recorder.record("after_first_change", clock() - start)
         registry.bump(next_key)
         start = clock()
-        after_two = get_snapshot(registry)
+        after_two: Any = get_snapshot(registry)
         recorder.record("after_next_change", clock() - start)
         check(before["entries"] == entries, "the map's first snapshot differs from its input")
         check(after_one["entries"][first_key] == entries[first_key] + 1, "a snapshot is stale")
