@@ -143,7 +143,9 @@ class TreeDocument(rfc6902.Document):
         container = self._container(parts, op)
         key = parts[-1]
         last = len(parts) - 1
-        if isinstance(container, ArrayNode):
+        if isinstance(container, ModelNode):  # first: see child() in _api.paths
+            container._set_prop(_prop(container, parts), value)
+        elif isinstance(container, ArrayNode):
             position = rfc6902.index(len(container._items), key, parts, last, op)
             if op == "add":
                 container.insert(position, value)
@@ -153,8 +155,6 @@ class TreeDocument(rfc6902.Document):
             if op == "replace" and key not in container._items:
                 raise rfc6902.missing_member(parts, last, op)
             container[key] = value
-        else:
-            container._set_prop(_prop(container, parts), value)  # type: ignore[attr-defined]
 
     def remove(self, parts: list[str], op: str) -> Any:
         if not parts:
