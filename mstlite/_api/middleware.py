@@ -102,16 +102,18 @@ def new_call(
     stack = rt.action_stack
     parent = stack[-1] if stack else None
     call_id = next(rt.call_ids)
+    # Positional (faster than keywords: one per action under middleware), in field order:
+    # name, type, args, context, tree (its root), id, parent_id, root_id, kwargs.
     return ActionContext(
-        name=name,
-        type=kind,
-        args=args,
-        context=node,
-        tree=root_of(node),
-        id=call_id,
-        parent_id=parent.id if parent else 0,
-        root_id=parent.root_id if parent else call_id,
-        kwargs=kwargs,
+        name,
+        kind,
+        args,
+        node,
+        root_of(node),
+        call_id,
+        parent.id if parent else 0,
+        parent.root_id if parent else call_id,
+        kwargs,
     )
 
 
@@ -124,6 +126,27 @@ def has_watchers(node: Node) -> bool:
             return True
         current = current._parent
     return False
+
+
+def _watchers(node: Node) -> tuple[list[Handler], bool] | None:
+    """``handlers_of(node)`` and whether an action listener is above ``node``, in one
+    walk up; ``None`` (no list built) when nothing watches, the common case."""
+    handlers: list[Handler] | None = None
+    listened = False
+    current: Node | None = node
+    while current is not None:
+        extras = current._ext
+        if extras is not None:
+            if extras.middleware:
+                if handlers is None:
+                    handlers = []
+                handlers.extend(extras.middleware)
+            if extras.action_listeners:
+                listened = True
+        current = current._parent
+    if handlers is None:
+        return ([], True) if listened else None
+    return handlers, listened
 
 
 def owner_runtime(node: Node) -> Runtime:
@@ -144,18 +167,20 @@ def run_action(
     rt = node._tree.rt
     if rt.ident != get_ident() or not node._alive:
         owner_runtime(node)  # raises the error that applies
-    if not has_watchers(node):
+    watchers = _watchers(node)
+    if watchers is None:
         return run_in_transaction(rt, fn, node, *args, **kwargs)
+    handlers, listened = watchers
     call = new_call(rt, node, name, "action", list(args), dict(kwargs))
     stack = rt.action_stack
-    outermost = not stack
+    report = listened and not stack  # on_action hears outermost calls only
 
     def body() -> Any:
         stack.append(call)
         try:
-            if outermost:
+            if report:
                 report_action(rt, node, call)
-            return run_chain(call, handlers_of(node), lambda c: fn(c.context, *c.args, **c.kwargs))
+            return run_chain(call, handlers, lambda c: fn(c.context, *c.args, **c.kwargs))
         finally:
             stack.pop()
 
