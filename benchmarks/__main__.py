@@ -90,6 +90,11 @@ def _protocol(sizes: Sizes) -> str:
         f"({sizes.heavy_warmup} and {sizes.heavy_repeats} for 100,000-todo trees, "
         "the computed workload and the download); tables give the median (min-max).",
         "Trees not under test are materialized first (every title read).",
+        "Each reference runs in its best idiomatic form: MST on materialized trees in every "
+        "workload that changes or reads a tree (apply_patch included: on a tree never read, "
+        "MST builds every node lazily inside the timed call), with one batched `applyPatch` "
+        "or `applySnapshot` call; `jsonpatch` in place on a plain dict; pydantic "
+        "`model_validate`/`model_dump`.",
         "The garbage collector stays on; a full collection runs, untimed, before each "
         "iteration, on every side.",
         "Memory is one build in a fresh process.",

@@ -108,8 +108,13 @@ def dataset(workload: str, n: int, count: int) -> Dataset:
     Keys: ``snapshot`` always; ``toggles``, ``patches`` and ``final`` for the
     workloads that flip todos (``count`` of them); ``edited`` for
     ``apply_snapshot``; for ``snapshot``, ``changed_indices`` (two todos flipped
-    one after the other) and ``after_changes`` (the snapshot after each flip).
+    one after the other) and ``after_changes`` (the snapshot after each flip);
+    for ``map_snapshot`` only ``entries`` (``n`` keys) and ``changed_keys``.
     """
+    if workload == "map_snapshot":  # a map of n scalar entries, no todos
+        keys = [f"key-{index}" for index in range(n)]
+        entries = dict(zip(keys, range(n), strict=True))
+        return {"entries": entries, "changed_keys": [keys[n // 2], keys[n // 4]]}
     snapshot = todo_snapshot(n)
     data: Dataset = {"snapshot": snapshot}
     if workload in ("actions", "apply_patch", "computed", "fanout", "middleware"):

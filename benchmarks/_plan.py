@@ -38,6 +38,7 @@ REFERENCES: dict[str, tuple[str, ...]] = {
     "memory": ("mst", "pydantic", "deepcopy"),  # type checks add nothing to a built tree
     "fanout": ("mst", "mst-typecheck"),
     "middleware": (),  # mstlite against itself: bare, then with middleware and undo
+    "map_snapshot": (),  # mstlite against its own targets: a 1,000,000-key map
 }
 """Workload -> the references it runs against, in table order."""
 
@@ -83,6 +84,7 @@ class Sizes:
     memory_todos: int
     fanout_reactions: int
     fanout_commits: int
+    map_keys: int  # map_snapshot
     download_bytes: int
     #: the capped-connection download run's file (0: no such run)
     capped_download_bytes: int
@@ -100,6 +102,7 @@ FULL = Sizes(
     memory_todos=100_000,
     fanout_reactions=1_000,
     fanout_commits=10_000,
+    map_keys=1_000_000,
     download_bytes=1024**3,
     capped_download_bytes=256 * 1024**2,
     warmup=2,
@@ -116,6 +119,7 @@ QUICK = Sizes(
     memory_todos=1_000,
     fanout_reactions=100,
     fanout_commits=1_000,
+    map_keys=10_000,
     download_bytes=32 * 1024**2,
     capped_download_bytes=32 * 1024**2,
     warmup=1,
@@ -139,6 +143,8 @@ def _shapes(workload: str, sizes: Sizes) -> list[tuple[int, int]]:
         return [(sizes.memory_todos, 0)]
     if workload == "fanout":
         return [(sizes.fanout_reactions, sizes.fanout_commits)]
+    if workload == "map_snapshot":
+        return [(sizes.map_keys, 0)]
     raise ValueError(f"unknown workload {workload!r}")
 
 
@@ -150,6 +156,8 @@ def build_plan(sizes: Sizes, workloads: tuple[str, ...]) -> list[Job]:
             continue
         for n, count in _shapes(workload, sizes):
             heavy = n >= 100_000 or workload == "computed"
+            if workload == "map_snapshot":
+                heavy = False  # a map snapshot takes milliseconds, at any size
             warmup, repeats = (
                 (sizes.heavy_warmup, sizes.heavy_repeats)
                 if heavy

@@ -57,6 +57,19 @@ _REFERENCE_ORDER = ("mst", "mst-typecheck", "pydantic", "deepcopy", "jsonpatch")
 
 Key = tuple[str, int, int]  # workload, n, count
 
+#: Workloads with no reference column: mstlite against its own bare form or a target.
+_UNCOMPARED = ("download", "middleware", "map_snapshot")
+
+#: The issue-14 targets: mstlite's time at most this fraction of MST's (type checks on
+#: where that side runs), per headline workload; apply_snapshot has a tighter one.
+MST_TARGET = {"apply_snapshot": 0.1}
+MST_TARGET_DEFAULT = 1 / 3
+#: Overheads (the same actions with a listener or middleware, over bare), at most.
+OVERHEAD_TARGETS = {
+    ("actions", "actions"): ("an on_patch listener", 1.5),
+    ("middleware", "middleware+undo"): ("a middleware and an UndoManager", 2.5),
+}
+
 
 def attach_stats(results: Iterable[JobResult]) -> None:
     """Add ``stats`` (median, min, max, runs per phase) to each result, in place."""
@@ -156,6 +169,8 @@ def _shape(workload: str, n: int, count: int) -> str:
         return f"{count:,} toggles / {n:,} todos"
     if workload == "fanout":
         return f"{n:,} reactions / {count:,} commits"
+    if workload == "map_snapshot":
+        return f"{n:,} keys"
     if workload == "download":
         capped = f", {count} MB/s a connection" if count else ""
         return f"{n / 2**20:,.0f} MiB{capped}"
@@ -186,7 +201,7 @@ def _ratio_table(groups: dict[Key, dict[str, JobResult]], *, headline: bool) -> 
     rows = []
     for (workload, n, count), sides in groups.items():
         subject = sides.get(_subject(workload))
-        if workload in ("download", "middleware") or subject is None or subject.get("error"):
+        if workload in _UNCOMPARED or subject is None or subject.get("error"):
             continue
         metrics = [HEADLINE[workload]] if headline else _metrics(workload, subject)
         for metric in metrics:
@@ -279,6 +294,18 @@ def summary(results: list[JobResult]) -> dict[str, Any]:
         if workload == "snapshot" and n == 100_000:
             for phase in ("after_first_change", "after_next_change"):
                 found[f"snapshot_{phase}_100k_seconds"] = _figure(subject, phase)
+        if workload == "map_snapshot":
+            for phase in ("after_first_change", "after_next_change"):
+                found[f"map_snapshot_{phase}_seconds"] = (n, _figure(subject, phase))
+        if workload == "memory":
+            found["memory_bytes_per_todo"] = _figure(subject, "heap_bytes_per_item")
+        if workload == "apply_patch":
+            jsonpatch = group.get("jsonpatch")
+            found["apply_patch_vs_jsonpatch"] = _ratio(subject, jsonpatch, "apply_patch")
+        for (name, phase), _ in OVERHEAD_TARGETS.items():
+            bare, full = _figure(subject, "bare"), _figure(subject, phase)
+            if workload == name and bare and full:
+                found.setdefault("overheads", {})[f"{name}:{phase}"] = full / bare
         if workload == "download" and count:
             for side in (
                 "llmstore",
@@ -306,8 +333,54 @@ def summary(results: list[JobResult]) -> dict[str, Any]:
     return found
 
 
-def _targets(found: dict[str, Any]) -> str:
+def _verdict(met: bool) -> str:
+    return "met" if met else "not met"
+
+
+def _speed_targets(found: dict[str, Any]) -> list[str]:
+    """The issue-14 lines: each ratio against MST and mstlite's own targets."""
     lines = []
+    for label, ratio in found["mstlite_vs_mst"].items():
+        workload = label.split(" ", 1)[0]
+        if ratio is None or workload in ("memory", "snapshot", "middleware"):
+            continue  # memory and snapshots have their own targets
+        limit = MST_TARGET.get(workload, MST_TARGET_DEFAULT)
+        lines.append(
+            f"- {label}: {_times_ratio(ratio)}, {1 / ratio:.1f}x faster "
+            f"(target at least {1 / limit:.0f}x: {_verdict(ratio <= limit)})"
+        )
+    for key, ratio in found.get("overheads", {}).items():
+        name, phase = key.split(":")
+        what, limit = OVERHEAD_TARGETS[(name, phase)]
+        lines.append(
+            f"- an action with {what} takes {ratio:.2f}x a bare one "
+            f"(target at most {limit}x: {_verdict(ratio <= limit)})"
+        )
+    for phase in ("after_first_change", "after_next_change"):
+        entry = found.get(f"map_snapshot_{phase}_seconds")
+        if entry is not None and entry[1] is not None:
+            keys, seconds = entry
+            lines.append(
+                f"- get_snapshot {phase.replace('_', ' ')} in a {keys:,}-key map: "
+                f"{_seconds(seconds)} (target under 5 ms: {_verdict(seconds < 5e-3)})"
+            )
+    per_todo = found.get("memory_bytes_per_todo")
+    if per_todo is not None:
+        lines.append(
+            f"- heap per materialized todo: {_bytes(per_todo)} "
+            f"(target at most 1.4 KB: {_verdict(per_todo <= 1400)})"
+        )
+    jsonpatch = found.get("apply_patch_vs_jsonpatch")
+    if jsonpatch is not None:
+        lines.append(
+            f"- apply_patch vs jsonpatch on plain dicts in place: {_times_ratio(jsonpatch)}, "
+            f"{1 / jsonpatch:.2f}x faster (target at least 1.5x: {_verdict(jsonpatch <= 1 / 1.5)})"
+        )
+    return lines
+
+
+def _targets(found: dict[str, Any]) -> str:
+    lines = _speed_targets(found)
     for phase in ("after_first_change", "after_next_change"):
         snapshot = found.get(f"snapshot_{phase}_100k_seconds")
         if snapshot is not None:
@@ -339,19 +412,21 @@ def _targets(found: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _middleware_overhead(groups: dict[Key, dict[str, JobResult]]) -> str:
-    """Actions with a middleware and an UndoManager attached, against the same bare."""
+def _overheads(groups: dict[Key, dict[str, JobResult]]) -> str:
+    """The same actions with a patch listener, or a middleware and an UndoManager,
+    against the same actions bare (measured in the same iteration)."""
     lines = []
     for (workload, n, count), sides in groups.items():
         subject = sides.get(SUBJECT)
-        if workload != "middleware" or subject is None or subject.get("error"):
+        if subject is None or subject.get("error"):
             continue
-        bare, full = _figure(subject, "bare"), _figure(subject, "middleware+undo")
-        if bare and full:
-            lines.append(
-                f"- {_shape(workload, n, count)}: {full * 1000:.1f} ms with a middleware and "
-                f"an UndoManager vs {bare * 1000:.1f} ms bare ({full / bare:.2f}x)"
-            )
+        for (name, phase), (what, _) in OVERHEAD_TARGETS.items():
+            bare, full = _figure(subject, "bare"), _figure(subject, phase)
+            if workload == name and bare and full:
+                lines.append(
+                    f"- {_shape(workload, n, count)}: {full * 1000:.1f} ms with {what} vs "
+                    f"{bare * 1000:.1f} ms bare ({full / bare:.2f}x)"
+                )
     return "\n".join(lines)
 
 
@@ -361,7 +436,7 @@ def render(results: list[JobResult], notes: list[str]) -> str:
     sections = [
         ("Headline: mstlite / reference (median time; heap growth for memory)",
          _ratio_table(groups, headline=True)),
-        ("Middleware and undo overhead", _middleware_overhead(groups)),
+        ("Listener, middleware and undo overhead", _overheads(groups)),
         ("Targets (reported, not asserted)", _targets(summary(results))),
         ("All ratios", _ratio_table(groups, headline=False)),
         ("Times", _results_table(groups)),

@@ -79,13 +79,20 @@ def run_chain(
     call: ActionContext, handlers: list[Handler], final: Callable[[ActionContext], Any]
 ) -> Any:
     """Run ``final(call)`` inside every handler, outermost first."""
+    # Linked innermost first, with no closure referring to itself: a recursive inner
+    # function is a reference cycle, garbage only the cyclic collector frees, and one
+    # per action made full collections of large trees frequent.
+    next_ = final
+    for handler in reversed(handlers):
+        next_ = _link(handler, next_)
+    return next_(call)
 
-    def run(index: int, current: ActionContext) -> Any:
-        if index == len(handlers):
-            return final(current)
-        return handlers[index](current, lambda next_call: run(index + 1, next_call))
 
-    return run(0, call)
+def _link(
+    handler: Handler, next_: Callable[[ActionContext], Any]
+) -> Callable[[ActionContext], Any]:
+    """``next`` for the handler before ``handler``: runs ``handler`` with ``next_``."""
+    return lambda current: handler(current, next_)
 
 
 def new_call(
@@ -95,16 +102,18 @@ def new_call(
     stack = rt.action_stack
     parent = stack[-1] if stack else None
     call_id = next(rt.call_ids)
+    # Positional (faster than keywords: one per action under middleware), in field order:
+    # name, type, args, context, tree (its root), id, parent_id, root_id, kwargs.
     return ActionContext(
-        name=name,
-        type=kind,
-        args=args,
-        context=node,
-        tree=root_of(node),
-        id=call_id,
-        parent_id=parent.id if parent else 0,
-        root_id=parent.root_id if parent else call_id,
-        kwargs=kwargs,
+        name,
+        kind,
+        args,
+        node,
+        root_of(node),
+        call_id,
+        parent.id if parent else 0,
+        parent.root_id if parent else call_id,
+        kwargs,
     )
 
 
@@ -117,6 +126,27 @@ def has_watchers(node: Node) -> bool:
             return True
         current = current._parent
     return False
+
+
+def _watchers(node: Node) -> tuple[list[Handler], bool] | None:
+    """``handlers_of(node)`` and whether an action listener is above ``node``, in one
+    walk up; ``None`` (no list built) when nothing watches, the common case."""
+    handlers: list[Handler] | None = None
+    listened = False
+    current: Node | None = node
+    while current is not None:
+        extras = current._ext
+        if extras is not None:
+            if extras.middleware:
+                if handlers is None:
+                    handlers = []
+                handlers.extend(extras.middleware)
+            if extras.action_listeners:
+                listened = True
+        current = current._parent
+    if handlers is None:
+        return ([], True) if listened else None
+    return handlers, listened
 
 
 def owner_runtime(node: Node) -> Runtime:
@@ -137,18 +167,20 @@ def run_action(
     rt = node._tree.rt
     if rt.ident != get_ident() or not node._alive:
         owner_runtime(node)  # raises the error that applies
-    if not has_watchers(node):
+    watchers = _watchers(node)
+    if watchers is None:
         return run_in_transaction(rt, fn, node, *args, **kwargs)
+    handlers, listened = watchers
     call = new_call(rt, node, name, "action", list(args), dict(kwargs))
     stack = rt.action_stack
-    outermost = not stack
+    report = listened and not stack  # on_action hears outermost calls only
 
     def body() -> Any:
         stack.append(call)
         try:
-            if outermost:
+            if report:
                 report_action(rt, node, call)
-            return run_chain(call, handlers_of(node), lambda c: fn(c.context, *c.args, **c.kwargs))
+            return run_chain(call, handlers, lambda c: fn(c.context, *c.args, **c.kwargs))
         finally:
             stack.pop()
 

@@ -80,11 +80,13 @@ def on_patch(node: Any, listener: Callable[[Patch, Patch], None]) -> Callable[[]
     listeners = target._extras().patch_listeners
     remove = subscribe(listeners, listener)
     target._tree.patch_listener_count += 1
+    target._tree.path_cache.clear()  # the cached listener groups lack this one
 
     def dispose() -> None:
         if listener in listeners:
             remove()
             target._tree.patch_listener_count -= 1
+            target._tree.path_cache.clear()
 
     return dispose
 
@@ -182,7 +184,9 @@ class TreeDocument(rfc6902.Document):
         container = self._container(parts, op)
         key = parts[-1]
         last = len(parts) - 1
-        if isinstance(container, ArrayNode):
+        if isinstance(container, ModelNode):  # first: see child() in _api.paths
+            container._set_prop(_prop(container, parts), value)
+        elif isinstance(container, ArrayNode):
             if self._past_clearing(container, key, op):
                 container.append(value)
                 return
@@ -195,8 +199,6 @@ class TreeDocument(rfc6902.Document):
             if op == "replace" and key not in container._items:
                 raise rfc6902.missing_member(parts, last, op)
             container[key] = value
-        else:
-            container._set_prop(_prop(container, parts), value)  # type: ignore[attr-defined]
 
     def remove(self, parts: list[str], op: str) -> Any:
         if not parts:

@@ -22,6 +22,12 @@ def child(container: Any, parts: list[str], depth: int, op: str) -> Any:
     exactly its properties; frozen JSON values are walked as plain JSON.
     """
     token = parts[depth]
+    # Models first: ArrayNode and MapNode are ABCs (Sequence, MutableMapping), whose
+    # isinstance is slow on a non-member, and most path steps are model properties.
+    if isinstance(container, ModelNode):
+        if token not in type(container)._mst_type.props:
+            raise no_property(container, parts, depth)
+        return container._data[token]
     if isinstance(container, ArrayNode):
         items = container._items
         return items[rfc6902.index(len(items), token, parts, depth, op)]
@@ -29,10 +35,6 @@ def child(container: Any, parts: list[str], depth: int, op: str) -> Any:
         if token not in container._items:
             raise rfc6902.missing_member(parts, depth, op)
         return container._items[token]
-    if isinstance(container, ModelNode):
-        if token not in type(container)._mst_type.props:
-            raise no_property(container, parts, depth)
-        return container._data[token]
     return rfc6902.step(container, parts, depth, op)
 
 

@@ -5,7 +5,8 @@ runtime; nested actions join it, each from a savepoint: when a nested action
 raises, what it wrote (and the patches it queued) is undone before the
 exception reaches its caller. The engine knows nothing of nodes: the journal
 holds ``(undo_function, *args)`` entries and the patch queue ``(deliver, *args)``
-entries, both written by the node layer.
+entries (``deliver`` is called with the ``Delivery`` and the whole entry), both
+written by the node layer.
 """
 
 from __future__ import annotations
@@ -213,17 +214,23 @@ def commit(rt: Runtime, tx: Transaction) -> None:
 
 
 def _deliver(delivery: Delivery, tx: Transaction) -> None:
-    for node in tx.killed:
-        delivery.call("a disposer", node._finalize_destroy)
+    # The ``if``s skip empty queues: this runs once per action that has a listener.
+    if tx.killed:
+        for node in tx.killed:
+            delivery.call("a disposer", node._finalize_destroy)
     for entry in tx.patches:  # each delivers to its listeners, catching what they raise
-        entry[0](delivery, *entry[1:])
-    for tree in tx.trees:
-        tree.notify_snapshot_listeners(delivery)
-    for listener, call in tx.action_calls:
-        delivery.call("an on_action listener", listener, call)
-    for tree in tx.trees:
-        for hook in list(tree.commit_hooks):
-            delivery.call("a commit hook", hook, tx)
+        entry[0](delivery, entry)  # the entry, not *entry[1:]: no slice per patch
+    trees = tx.trees
+    if trees:
+        for tree in trees:
+            tree.notify_snapshot_listeners(delivery)
+    if tx.action_calls:
+        for listener, call in tx.action_calls:
+            delivery.call("an on_action listener", listener, call)
+    if trees:
+        for tree in trees:
+            for hook in list(tree.commit_hooks):
+                delivery.call("a commit hook", hook, tx)
 
 
 def run_pending_reactions(rt: Runtime) -> None:

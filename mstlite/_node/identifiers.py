@@ -52,6 +52,8 @@ def _patch_listeners(node: Node) -> int:
 def move_nodes(nodes: list[Node], old: Tree, new: Tree, journal: Journal) -> None:
     """Repoint a subtree from ``old`` to ``new`` with its identifiers and listeners."""
     member = set(map(id, nodes))
+    old.path_cache.clear()  # the moved nodes' paths and listeners change
+    new.path_cache.clear()
     for node in nodes:
         identifier = node._identifier()
         if identifier is not None:
@@ -74,6 +76,8 @@ def move_nodes(nodes: list[Node], old: Tree, new: Tree, journal: Journal) -> Non
 
 def move_back(nodes: list[Node], old: Tree, new: Tree) -> None:
     member = set(map(id, nodes))
+    old.path_cache.clear()
+    new.path_cache.clear()
     for node in nodes:
         node._tree = old
         count = _patch_listeners(node)

@@ -49,8 +49,10 @@ def finalize_destroy(root: Node) -> None:
                     disposer()
                 except Exception as error:
                     report_error(error, "a disposer", node._tree.rt)
-            node._tree.patch_listener_count -= len(extras.patch_listeners)
-            extras.patch_listeners = []
+            if extras.patch_listeners:
+                node._tree.patch_listener_count -= len(extras.patch_listeners)
+                extras.patch_listeners = []
+                node._tree.path_cache.clear()
         tree = node._tree
         if tree.snapshot_listeners:
             tree.snapshot_listeners = [e for e in tree.snapshot_listeners if e[0] is not node]

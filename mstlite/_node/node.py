@@ -416,3 +416,4 @@ def _restore_snapshot(node: Node, snap: Any) -> None:
 def _restore_parent(node: Node, parent: Node | None, key: Any) -> None:
     node._parent = parent
     node._key = key
+    node._tree.path_cache.clear()

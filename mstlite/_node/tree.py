@@ -32,6 +32,7 @@ class Tree:
         "fresh",
         "ids",
         "patch_listener_count",
+        "path_cache",
         "protected",
         "root",
         "rt",
@@ -50,6 +51,10 @@ class Tree:
         self.ids: dict[str, list[Node]] = {}
         self.protected = True
         self.patch_listener_count = 0
+        # node -> its patch-listener groups and their pointers (mstlite._node.patches);
+        # cleared by forget_paths whenever a node's parent, key or tree, or a listener,
+        # changes: an action that writes the same nodes again builds no path.
+        self.path_cache: dict[Node, list[Any]] = {}
         # [node, listener, last snapshot delivered]
         self.snapshot_listeners: list[list[Any]] = []
         # Called with each committed transaction that changed this tree (undo managers).

@@ -326,6 +326,7 @@ class ArrayNode(Node, MutableSequence[Any]):
             value = items[position]
             if isinstance(value, Node):
                 value._key = position
+        self._tree.path_cache.clear()  # the items after ``index`` have new paths
         kept = {id(v) for v in stored}
         for value in removed:
             if isinstance(value, Node) and id(value) not in kept and value._parent is self:
@@ -427,6 +428,7 @@ def _undo_splice(
         value = node._items[position]
         if isinstance(value, Node):
             value._key = position
+    node._tree.path_cache.clear()
     node._changed(ALL)
 
 

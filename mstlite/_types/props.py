@@ -37,8 +37,16 @@ class Prop:
         if obj is None:
             return self
         rt = obj._tree.rt
-        if rt.tracking is not None:
-            obj._observe_in(rt, self.name)
+        tracking = rt.tracking
+        if tracking is not None:
+            # Node._observe_in's common case inlined (one thread, the atom exists): a
+            # view over many nodes does this once per property read.
+            atoms = obj._atoms
+            atom = atoms.get(self.name) if atoms is not None and rt.idle is None else None
+            if atom is not None:
+                tracking.new_observing.append(atom)
+            else:
+                obj._observe_in(rt, self.name)
         if not obj._alive:
             dead_read(obj, self.name)
         return obj._data[self.name]

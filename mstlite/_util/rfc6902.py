@@ -160,6 +160,12 @@ def index(size: int, token: str, parts: list[str], depth: int, op: str) -> int:
 
     ``size`` is allowed (and ``-`` means it) only for add's last token.
     """
+    # The common case first, without building the error messages' location: a plain
+    # decimal index in range (no sign, no leading zero: isdigit() on ASCII digits).
+    if token.isascii() and token.isdigit() and (token[0] != "0" or len(token) == 1):
+        position = int(token)
+        if position < size:
+            return position
     appending = op == "add" and depth == len(parts) - 1
     where = join_json_path(parts[:depth])
     if token == "-":
