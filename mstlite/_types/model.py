@@ -89,10 +89,20 @@ class ModelType(NodeType):
                     )
             defs[ref] = cs.no_info_after_validator_function(
                 FrozenDict,
-                cs.typed_dict_schema(fields, extra_behavior="forbid", cls_name=self.name),
+                cs.typed_dict_schema(
+                    fields,
+                    # "drop" (a model's choice) reads snapshots of a newer schema as MST does.
+                    extra_behavior="ignore" if self.drops_unknown_keys else "forbid",
+                    cls_name=self.name,
+                ),
                 ref=ref,
             )
         return cs.definition_reference_schema(ref)
+
+    @property
+    def drops_unknown_keys(self) -> bool:
+        """Whether snapshot keys the model does not declare are dropped (else rejected)."""
+        return getattr(self.cls, "_mst_unknown_keys", "reject") == "drop"
 
     def default_snapshot(self) -> Any:
         return MISSING

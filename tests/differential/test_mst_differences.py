@@ -95,11 +95,6 @@ def test_mst_drops_unknown_keys(node: NodeSide) -> None:
     assert "zz" not in created["snapshot"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16: the per-model switch to drop unknown keys as MST does does not exist yet "
-    "(this test proposes `class M(Model, unknown_keys='drop')`; adapt it to the chosen spelling)",
-)
 def test_a_model_can_opt_to_drop_unknown_keys() -> None:
 
     class Lenient(Model, unknown_keys="drop"):
