@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, SupportsIndex, TypeVar, overload
 
 from pydantic_core import CoreSchema
@@ -13,7 +14,7 @@ from mstlite._node.liveliness import dead_read
 from mstlite._node.node import Node, same_stored, snapshot_of
 from mstlite._node.patches import emit
 from mstlite._types.base import NodeType, Type, where
-from mstlite._types.reconcile import Pool
+from mstlite._types.reconcile import Pool, keep_known_items, reconcile_array
 from mstlite._util.frozen import FrozenList
 from mstlite.errors import TreeError
 
@@ -45,9 +46,11 @@ class ArrayType(NodeType, Generic[T]):
         self.item = item
 
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
-        return cs.no_info_after_validator_function(
-            FrozenList, cs.list_schema(self.item.build_schema(defs))
-        )
+        items = cs.list_schema(self.item.build_schema(defs))
+        known = getattr(self.item, "snapshot_class", None)
+        if known is None:
+            return cs.no_info_after_validator_function(FrozenList, items)
+        return cs.no_info_wrap_validator_function(partial(keep_known_items, known), items)
 
     def default_snapshot(self) -> Any:
         return FrozenList()
@@ -384,10 +387,14 @@ class ArrayNode(Node, MutableSequence[Any]):
         return stored
 
     def _apply_normalized(self, snapshot: Any, tx: Transaction) -> None:
-        """Reconcile with a normalized snapshot: nodes with the same identifier are kept."""
+        """Reconcile with a normalized snapshot as MST does: an item given its own
+        snapshot object, or a snapshot with its type and identifier, keeps its node."""
         if snapshot is self._snap:
             return
-        self._splice(0, len(self._items), list(snapshot), normalized=True)
+        if self._snaps is None or not self._items:
+            self._splice(0, len(self._items), list(snapshot), normalized=True)
+            return
+        reconcile_array(self, snapshot, tx, _undo_splice)
 
     def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
         self._splice(child._key, 1, [], detach=detach)

@@ -20,7 +20,7 @@ from pydantic_core import core_schema as cs
 from mstlite._engine.runtime import Runtime, current_runtime
 from mstlite._engine.transaction import run_in_transaction
 from mstlite._node.node import Node, snapshot_of
-from mstlite._util.frozen import FrozenDict, FrozenList, thaw
+from mstlite._util.frozen import FrozenDict, FrozenList, thaw, unshare
 from mstlite._util.json_pointer import escape_json_path
 from mstlite.errors import TreeError, ValidationError
 
@@ -179,6 +179,9 @@ class Type:
 
     def instantiate_here(self, snapshot: Any, parent: Node, key: Any) -> Any:
         """``instantiate`` at ``parent[key]``, then run the new nodes' after_create hooks."""
+        rt = parent._tree.rt
+        if rt.preserved:
+            snapshot = unshare(snapshot)
         try:
             return self.instantiate(snapshot, parent, key, parent._tree)
         finally:
@@ -208,6 +211,8 @@ class NodeType(Type):
         return self.accepts_node(old)
 
     def create_from_normalized(self, normalized: Any, env: Mapping[str, Any] | None) -> Any:
+        if current_runtime().preserved:
+            normalized = unshare(normalized)
         node = self.instantiate(normalized, None, None, None)
         tree = node._tree
         tree.fresh = False
@@ -258,7 +263,8 @@ def build_normalized(
     The half-built nodes are dropped before their ``after_create`` hooks run,
     so nothing was built when this raises.
     """
-    pending = current_runtime().pending_created
+    rt = current_runtime()
+    pending = rt.pending_created
     built = len(pending)
     # Building allocates many objects that all stay alive: the cyclic collector
     # would scan them again and again for nothing (about 2/3 of the time at 100k
@@ -274,6 +280,8 @@ def build_normalized(
         del pending[built:]
         raise IdentifierClashError(str(error), [{"path": "", "message": str(error)}]) from None
     finally:
+        if rt.tx is None:
+            rt.preserved = False
         if pause:
             gc.enable()
 

@@ -14,13 +14,14 @@ from typing import Any, ClassVar
 from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
+from mstlite._engine.runtime import current_runtime
 from mstlite._engine.transaction import Transaction
 from mstlite._node.node import BY_IDENTITY, Node
 from mstlite._node.tree import Tree
 from mstlite._types.base import MISSING, NodeType, Type, run_created_hooks, where
 from mstlite._types.props import Prop
 from mstlite._types.wrappers import MaybeType
-from mstlite._util.frozen import FrozenDict, freeze
+from mstlite._util.frozen import FrozenDict, freeze, unshare
 from mstlite.errors import TreeError
 
 __all__ = ["ModelNode", "ModelType", "snapshot_default"]
@@ -50,6 +51,12 @@ class ModelType(NodeType):
         # Properties whose stored value is built by the type (nodes, safe references).
         self.built_props: tuple[tuple[str, Type], ...] = ()
         self._ref = f"{cls.__module__}.{cls.__qualname__}:{id(self)}"
+        # The class of this type's normalized snapshots: a FrozenDict that also says
+        # "already a valid snapshot of this type", so validation can keep it as it is
+        # (MST reconciles an array item given its node's own snapshot object).
+        self.snapshot_class: type[FrozenDict] = type(
+            "FrozenDict", (FrozenDict,), {"__slots__": (), "__module__": FrozenDict.__module__}
+        )
 
     @property
     def props(self) -> dict[str, Type]:
@@ -88,7 +95,7 @@ class ModelType(NodeType):
                         required=False,
                     )
             defs[ref] = cs.no_info_after_validator_function(
-                FrozenDict,
+                self.snapshot_class,
                 cs.typed_dict_schema(
                     fields,
                     # "drop" (a model's choice) reads snapshots of a newer schema as MST does.
@@ -98,6 +105,13 @@ class ModelType(NodeType):
                 ref=ref,
             )
         return cs.definition_reference_schema(ref)
+
+    def normalize(self, snapshot: Any, where: str = "") -> Any:
+        """A snapshot this type made is kept as it is (the same object); else validated."""
+        if type(snapshot) is self.snapshot_class:
+            current_runtime().preserved = True  # nodes built from it get copies
+            return snapshot
+        return super().normalize(snapshot, where)
 
     @property
     def drops_unknown_keys(self) -> bool:
@@ -119,6 +133,8 @@ class ModelType(NodeType):
     def setup_root(self, node: ModelNode, normalized: Any, env: Any) -> ModelNode:
         """Make ``node`` (made by ``Model.__init__``) the root of a new tree, as
         ``create_from_normalized`` does for a node it makes."""
+        if current_runtime().preserved:
+            normalized = unshare(normalized)
         self.setup(node, normalized, None, None, None)
         tree = node._tree
         tree.fresh = False
@@ -197,8 +213,9 @@ class ModelNode(Node):
                 yield value
 
     def _build_snapshot(self) -> Any:
-        snapshot = FrozenDict(self._data)
-        for name, _ in type(self)._mst_type.built_props:
+        kind = type(self)._mst_type
+        snapshot = kind.snapshot_class(self._data)
+        for name, _ in kind.built_props:
             value = snapshot[name]
             if isinstance(value, Node):
                 dict.__setitem__(snapshot, name, value._get_snapshot())
@@ -291,6 +308,8 @@ class ModelNode(Node):
 
 
 def _instantiate_in(kind: Type, snapshot: Any, parent: Node, key: Any) -> Any:
+    if parent._tree.rt.preserved:
+        snapshot = unshare(snapshot)
     try:
         return kind.instantiate(snapshot, parent, key, parent._tree)
     finally:

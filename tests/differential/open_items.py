@@ -90,9 +90,10 @@ def identifier_moves_earlier(case: Case) -> bool:
 
 #: OPEN items of issue 16, by number. REMOVE EACH ENTRY WHEN ITS ITEM IS FIXED: the
 #: differential test must then fail on any reappearance of that divergence.
-#: (Items 11, 12, 14 and 15 cannot appear in these scripts: no computed views,
-#: no array of unidentified models, shallow trees, no plain-JSON patching. Their tests,
-#: and one per item, are in test_mst_divergences.py.)
+#: (Items 11, 14 and 15 cannot appear in these scripts: no computed views, shallow
+#: trees, no plain-JSON patching. Item 12 can: ``plist`` is an array of unidentified
+#: models, given its items' own snapshots with ``{"$own": path}``. Their tests, and one
+#: per item, are in test_mst_divergences.py.)
 OPEN: list[Difference] = [
     Difference("16.1 detach does not clear safe references", rewrite=detach_clearings),
     Difference("16.2 a safe reference to a missing identifier is kept",
