@@ -20,6 +20,7 @@ from pydantic_core import core_schema as cs
 from mstlite._engine.runtime import Runtime, current_runtime
 from mstlite._engine.transaction import run_in_transaction
 from mstlite._node.node import Node, snapshot_of
+from mstlite._types.depth import check_nesting, check_room
 from mstlite._util.frozen import FrozenDict, FrozenList, thaw, unshare
 from mstlite._util.json_pointer import escape_json_path
 from mstlite.errors import TreeError, ValidationError
@@ -146,6 +147,7 @@ class Type:
 
     def normalize(self, snapshot: Any, where: str = "") -> Any:
         """Return the frozen, normalized snapshot, or raise ``ValidationError``."""
+        check_nesting(self, snapshot, where)  # before pydantic, which stops at 255 levels
         try:
             return self.validator.validate_python(snapshot)
         except pydantic_core.ValidationError as error:
@@ -179,6 +181,7 @@ class Type:
 
     def instantiate_here(self, snapshot: Any, parent: Node, key: Any) -> Any:
         """``instantiate`` at ``parent[key]``, then run the new nodes' after_create hooks."""
+        check_room(self, snapshot, parent, key)
         rt = parent._tree.rt
         if rt.preserved:
             snapshot = unshare(snapshot)
@@ -229,6 +232,7 @@ class NodeType(Type):
                     f"expected {self.name}"
                 )
             value._attach_check(parent)
+            check_room(self, value, parent, key)
             value._attach(parent, key, tx.journal)
             return value
         return self.instantiate_here(self.normalize(value, where(parent, key)), parent, key)
@@ -320,6 +324,8 @@ def _short(value: Any) -> str:
         text = json.dumps(thaw(value))
     except (TypeError, ValueError):
         text = repr(value)
+    except RecursionError:  # a value nested too deep to show (any type may be given one)
+        text = f"a {type(value).__name__} nested too deep to show"
     return text if len(text) <= 60 else text[:57] + "..."
 
 

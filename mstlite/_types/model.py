@@ -19,6 +19,7 @@ from mstlite._engine.transaction import Transaction
 from mstlite._node.node import BY_IDENTITY, Node
 from mstlite._node.tree import Tree
 from mstlite._types.base import MISSING, NodeType, Type, run_created_hooks, where
+from mstlite._types.depth import check_room
 from mstlite._types.props import Prop
 from mstlite._types.wrappers import MaybeType
 from mstlite._util.frozen import FrozenDict, freeze, unshare
@@ -308,6 +309,7 @@ class ModelNode(Node):
 
 
 def _instantiate_in(kind: Type, snapshot: Any, parent: Node, key: Any) -> Any:
+    check_room(kind, snapshot, parent, key)
     if parent._tree.rt.preserved:
         snapshot = unshare(snapshot)
     try:
