@@ -110,6 +110,8 @@ def dataset(workload: str, n: int, count: int) -> Dataset:
     ``apply_snapshot``; for ``snapshot``, ``changed_indices`` (two todos flipped
     one after the other) and ``after_changes`` (the snapshot after each flip).
     """
+    if workload == "unidentified":
+        return {"n": n}  # the items are the tree's own snapshots: the workload makes them
     snapshot = todo_snapshot(n)
     data: Dataset = {"snapshot": snapshot}
     if workload in ("actions", "apply_patch", "computed", "fanout", "middleware"):

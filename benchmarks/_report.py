@@ -48,6 +48,7 @@ HEADLINE = {
     "memory": "heap_growth_bytes",
     "fanout": "commits",
     "middleware": "middleware+undo",
+    "unidentified": "one_changed",
     "download": "download",
 }
 """The one figure per workload that the headline table compares."""
@@ -156,6 +157,8 @@ def _shape(workload: str, n: int, count: int) -> str:
         return f"{count:,} toggles / {n:,} todos"
     if workload == "fanout":
         return f"{n:,} reactions / {count:,} commits"
+    if workload == "unidentified":
+        return f"{n:,} items"
     if workload == "download":
         capped = f", {count} MB/s a connection" if count else ""
         return f"{n / 2**20:,.0f} MiB{capped}"
@@ -186,7 +189,9 @@ def _ratio_table(groups: dict[Key, dict[str, JobResult]], *, headline: bool) -> 
     rows = []
     for (workload, n, count), sides in groups.items():
         subject = sides.get(_subject(workload))
-        if workload in ("download", "middleware") or subject is None or subject.get("error"):
+        if workload in ("download", "middleware", "unidentified") or subject is None or (
+            subject.get("error")
+        ):
             continue
         metrics = [HEADLINE[workload]] if headline else _metrics(workload, subject)
         for metric in metrics:
@@ -355,6 +360,22 @@ def _middleware_overhead(groups: dict[Key, dict[str, JobResult]]) -> str:
     return "\n".join(lines)
 
 
+def _unidentified_reconcile(groups: dict[Key, dict[str, JobResult]]) -> str:
+    """Applying a list[Model] snapshot with one item changed, against applying it unchanged."""
+    lines = []
+    for (workload, n, _count), sides in groups.items():
+        subject = sides.get(SUBJECT)
+        if workload != "unidentified" or subject is None or subject.get("error"):
+            continue
+        same, one = _figure(subject, "unchanged"), _figure(subject, "one_changed")
+        if same and one:
+            lines.append(
+                f"- {n:,} items without an identifier: {one * 1000:.1f} ms with one item "
+                f"changed (one replace of the array) vs {same * 1000:.1f} ms unchanged"
+            )
+    return "\n".join(lines)
+
+
 def render(results: list[JobResult], notes: list[str]) -> str:
     """Every table and note, as Markdown sections."""
     groups = _grouped(results)
@@ -362,6 +383,7 @@ def render(results: list[JobResult], notes: list[str]) -> str:
         ("Headline: mstlite / reference (median time; heap growth for memory)",
          _ratio_table(groups, headline=True)),
         ("Middleware and undo overhead", _middleware_overhead(groups)),
+        ("Reconciling an array without identifiers", _unidentified_reconcile(groups)),
         ("Targets (reported, not asserted)", _targets(summary(results))),
         ("All ratios", _ratio_table(groups, headline=False)),
         ("Times", _results_table(groups)),
