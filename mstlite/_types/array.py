@@ -15,6 +15,7 @@ from mstlite._node.node import Node, same_stored, snapshot_of
 from mstlite._node.patches import emit
 from mstlite._types.base import NodeType, Type, where
 from mstlite._types.reconcile import Pool, keep_known_items, reconcile_array
+from mstlite._types.wrappers import LateType, MaybeType
 from mstlite._util.frozen import FrozenList
 from mstlite.errors import TreeError
 
@@ -47,7 +48,10 @@ class ArrayType(NodeType, Generic[T]):
 
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
         items = cs.list_schema(self.item.build_schema(defs))
-        known = getattr(self.item, "snapshot_class", None)
+        inner = self.item
+        while isinstance(inner, (LateType, MaybeType)):  # list[Node | None], list["Node"]
+            inner = inner.inner
+        known = getattr(inner, "snapshot_class", None)
         if known is None:
             return cs.no_info_after_validator_function(FrozenList, items)
         return cs.no_info_wrap_validator_function(partial(keep_known_items, known), items)
