@@ -61,7 +61,11 @@ class Pool:
         self.removed = removed
         self.nodes = [value for value in removed if isinstance(value, Node)]
         self.used: set[int] = set()
-        self._by_snapshot: dict[int, list[Node]] | None = None
+        # Values are some node's snapshot only when validation kept them as they were;
+        # else (fresh snapshots) the index by snapshot would find nothing.
+        self._by_snapshot: dict[int, list[Node]] | None = (
+            None if current_runtime().preserved else {}
+        )
         self._by_identifier: dict[Any, list[Node]] | None = None
         self._attributes: set[str] = set()
 
@@ -132,6 +136,7 @@ def reconcile_items(
     identity checks plus what changed. A node is reused by the first place (in
     order) given its snapshot, as MST's scan does.
     """
+    values = list(values)  # a FrozenList indexes through Python (its slices are frozen)
     same = list(map(operator.is_, snaps, values))
     if len(items) == len(values) and all(same):
         return None
