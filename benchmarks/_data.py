@@ -115,6 +115,8 @@ def dataset(workload: str, n: int, count: int) -> Dataset:
         keys = [f"key-{index}" for index in range(n)]
         entries = dict(zip(keys, range(n), strict=True))
         return {"entries": entries, "changed_keys": [keys[n // 2], keys[n // 4]]}
+    if workload == "unidentified":
+        return {"n": n}  # the items are the tree's own snapshots: the workload makes them
     snapshot = todo_snapshot(n)
     data: Dataset = {"snapshot": snapshot}
     if workload in ("actions", "apply_patch", "computed", "fanout", "middleware"):

@@ -39,6 +39,9 @@ REFERENCES: dict[str, tuple[str, ...]] = {
     "fanout": ("mst", "mst-typecheck"),
     "middleware": (),  # mstlite against itself: bare, then with middleware and undo
     "map_snapshot": (),  # mstlite against its own targets: a 1,000,000-key map
+    # mstlite against itself: applying a list[Model] snapshot (no identifiers) with one item
+    # changed, against applying it unchanged: the cost must follow what changed.
+    "unidentified": (),
 }
 """Workload -> the references it runs against, in table order."""
 
@@ -79,6 +82,7 @@ class Sizes:
 
     create_todos: tuple[int, ...]  # create and snapshot run at each of these
     tree_todos: int  # actions, apply_patch, computed, apply_snapshot
+    unidentified_items: int  # the list[Model] of the unidentified workload
     toggles: int  # actions and apply_patch
     computed_toggles: int
     memory_todos: int
@@ -97,6 +101,7 @@ class Sizes:
 FULL = Sizes(
     create_todos=(1_000, 10_000, 100_000),
     tree_todos=10_000,
+    unidentified_items=1_000_000,
     toggles=10_000,
     computed_toggles=1_000,
     memory_todos=100_000,
@@ -114,6 +119,7 @@ FULL = Sizes(
 QUICK = Sizes(
     create_todos=(1_000,),
     tree_todos=1_000,
+    unidentified_items=10_000,
     toggles=1_000,
     computed_toggles=200,
     memory_todos=1_000,
@@ -145,6 +151,8 @@ def _shapes(workload: str, sizes: Sizes) -> list[tuple[int, int]]:
         return [(sizes.fanout_reactions, sizes.fanout_commits)]
     if workload == "map_snapshot":
         return [(sizes.map_keys, 0)]
+    if workload == "unidentified":
+        return [(sizes.unidentified_items, 0)]
     raise ValueError(f"unknown workload {workload!r}")
 
 

@@ -48,6 +48,7 @@ HEADLINE = {
     "memory": "heap_growth_bytes",
     "fanout": "commits",
     "middleware": "middleware+undo",
+    "unidentified": "one_changed",
     "download": "download",
 }
 """The one figure per workload that the headline table compares."""
@@ -58,7 +59,7 @@ _REFERENCE_ORDER = ("mst", "mst-typecheck", "pydantic", "deepcopy", "jsonpatch")
 Key = tuple[str, int, int]  # workload, n, count
 
 #: Workloads with no reference column: mstlite against its own bare form or a target.
-_UNCOMPARED = ("download", "middleware", "map_snapshot")
+_UNCOMPARED = ("download", "middleware", "map_snapshot", "unidentified")
 
 #: The issue-14 targets: mstlite's time at most this fraction of MST's (type checks on
 #: where that side runs), per headline workload; apply_snapshot has a tighter one.
@@ -171,6 +172,8 @@ def _shape(workload: str, n: int, count: int) -> str:
         return f"{n:,} reactions / {count:,} commits"
     if workload == "map_snapshot":
         return f"{n:,} keys"
+    if workload == "unidentified":
+        return f"{n:,} items"
     if workload == "download":
         capped = f", {count} MB/s a connection" if count else ""
         return f"{n / 2**20:,.0f} MiB{capped}"
@@ -430,6 +433,22 @@ def _overheads(groups: dict[Key, dict[str, JobResult]]) -> str:
     return "\n".join(lines)
 
 
+def _unidentified_reconcile(groups: dict[Key, dict[str, JobResult]]) -> str:
+    """Applying a list[Model] snapshot with one item changed, against applying it unchanged."""
+    lines = []
+    for (workload, n, _count), sides in groups.items():
+        subject = sides.get(SUBJECT)
+        if workload != "unidentified" or subject is None or subject.get("error"):
+            continue
+        same, one = _figure(subject, "unchanged"), _figure(subject, "one_changed")
+        if same and one:
+            lines.append(
+                f"- {n:,} items without an identifier: {one * 1000:.1f} ms with one item "
+                f"changed (one replace of the array) vs {same * 1000:.1f} ms unchanged"
+            )
+    return "\n".join(lines)
+
+
 def render(results: list[JobResult], notes: list[str]) -> str:
     """Every table and note, as Markdown sections."""
     groups = _grouped(results)
@@ -437,6 +456,7 @@ def render(results: list[JobResult], notes: list[str]) -> str:
         ("Headline: mstlite / reference (median time; heap growth for memory)",
          _ratio_table(groups, headline=True)),
         ("Listener, middleware and undo overhead", _overheads(groups)),
+        ("Reconciling an array without identifiers", _unidentified_reconcile(groups)),
         ("Targets (reported, not asserted)", _targets(summary(results))),
         ("All ratios", _ratio_table(groups, headline=False)),
         ("Times", _results_table(groups)),

@@ -341,6 +341,48 @@ def _map_snapshot(data: Dataset) -> Iteration:
     return iteration
 
 
+class Pair(Model):
+    """An item without an identifier: MST reuses its node only given its own snapshot."""
+
+    a: str
+    b: int
+
+
+class Pairs(Model):
+    """The root of the unidentified workload."""
+
+    items: list[Pair]
+
+
+def _unidentified(data: Dataset) -> Iteration:
+    """``apply_snapshot`` of a ``list[Model]`` snapshot made of the items' own snapshots:
+    unchanged, then with one item changed (one ``replace`` of the array, as in MST)."""
+
+    n: int = data["n"]
+
+    def iteration(recorder: Recorder) -> None:
+        store = Pairs.create({"items": [{"a": str(i), "b": i} for i in range(n)]})
+        heard: list[Patch] = []
+        on_patch(store, lambda patch, inverse: heard.append(patch))
+        nodes = list(store.items)
+        items: list[Any] = list(cast(Any, get_snapshot(store))["items"])
+        start = clock()
+        apply_snapshot(store, {"items": items})
+        recorder.record("unchanged", clock() - start)
+        check(heard == [], "applying the tree's own snapshot emitted patches")
+        changed = n // 2
+        items[changed] = {"a": "changed", "b": -1}
+        start = clock()
+        apply_snapshot(store, {"items": items})
+        recorder.record("one_changed", clock() - start)
+        check(len(heard) == 1 and heard[0]["path"] == "/items", "expected one replace of /items")
+        check(store.items[0] is nodes[0] and store.items[n - 1] is nodes[n - 1],
+              "an unchanged item was rebuilt, not reused")
+        check(store.items[changed] is not nodes[changed], "the changed item kept its node")
+
+    return iteration
+
+
 WORKLOADS: dict[str, WorkloadFactory] = {
     "create": _create,
     "snapshot": _snapshot,
@@ -352,5 +394,6 @@ WORKLOADS: dict[str, WorkloadFactory] = {
     "fanout": _fanout,
     "middleware": _middleware,
     "map_snapshot": _map_snapshot,
+    "unidentified": _unidentified,
 }
 """Workload name -> factory of the iteration to repeat."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 from mstlite._types.annotations import to_type
 from mstlite._types.array import ArrayType
@@ -70,19 +70,31 @@ identifier: Type = IdentifierType()
 
 
 def model(
-    name_or_class: str | type[Model], properties: Mapping[str, Any] | None = None
+    name_or_class: str | type[Model],
+    properties: Mapping[str, Any] | None = None,
+    *,
+    unknown_keys: Literal["reject", "drop"] | None = None,
 ) -> ModelType:
     """The type of a Model class, or a new model type built from ``{name: type}``.
 
-    Give a property a default with ``optional(type, default)``.
+    Give a property a default with ``optional(type, default)``. ``unknown_keys``
+    is the class keyword of the same name (``"drop"`` ignores snapshot keys the
+    model does not declare, as MST does; ``"reject"``, the default, refuses them);
+    a class keeps the setting declared on it (another one is a ``TypeError``).
     """
     if isinstance(name_or_class, type):
+        if unknown_keys is not None and unknown_keys != name_or_class._mst_unknown_keys:
+            raise TypeError(
+                f"types.model({name_or_class.__name__}, unknown_keys={unknown_keys!r}): a "
+                "class keeps its own setting; declare it on the class: "
+                f"class {name_or_class.__name__}(Model, unknown_keys={unknown_keys!r})"
+            )
         return name_or_class._mst_type
     annotations: dict[str, Any] = {}
     namespace: dict[str, Any] = {"__annotations__": annotations, "__module__": __name__}
     for prop, kind in (properties or {}).items():
         annotations[prop] = to_type(kind)
-    cls = ModelMeta(name_or_class, (Model,), namespace)
+    cls = ModelMeta(name_or_class, (Model,), namespace, unknown_keys=unknown_keys)
     return cls._mst_type  # type: ignore[attr-defined, no-any-return]
 
 

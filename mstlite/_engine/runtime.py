@@ -80,6 +80,7 @@ class Runtime:
         "on_error",
         "pending_created",
         "pending_reactions",
+        "preserved",
         "thread_name",
         "tracking",
         "tx",
@@ -102,6 +103,11 @@ class Runtime:
         self.on_error: Callable[[BaseException], None] | None = None
         # Nodes just built whose after_create hook is still to run.
         self.pending_created: list[Any] = []
+        # Set when validation kept snapshot objects of live nodes as they are (to
+        # reconcile by identity, as MST does); a node built from such a value must
+        # get copies, so no two nodes share a snapshot object. Cleared when the
+        # outermost action or creation ends.
+        self.preserved = False
         # The middleware calls running now, innermost last, and their id source.
         self.action_stack: list[Any] = []
         self.call_ids = itertools.count(1)

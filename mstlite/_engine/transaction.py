@@ -167,6 +167,7 @@ def run_stretch(
 
 def rollback(rt: Runtime, tx: Transaction) -> None:
     """Undo every journaled change of ``tx``, newest first."""
+    rt.preserved = False
     tx.rollback_to(0, 0, 0, 0)
     run_pending_reactions(rt)
 
@@ -178,6 +179,7 @@ def commit(rt: Runtime, tx: Transaction) -> None:
     delivered inside it: every listener hears of commits in the order they
     happened, and listeners that keep changing state stop after ``MAX_ROUNDS``.
     """
+    rt.preserved = False
     queue = rt.commit_queue
     if queue is not None:
         queue.append(tx)

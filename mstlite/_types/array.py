@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, SupportsIndex, TypeVar, overload
 
 from pydantic_core import CoreSchema
@@ -12,10 +13,10 @@ from mstlite._engine.transaction import Transaction
 from mstlite._node.liveliness import dead_read
 from mstlite._node.node import Node, same_stored, snapshot_of
 from mstlite._node.patches import emit
-from mstlite._types.base import NodeType, Type, where
-from mstlite._types.reconcile import Pool
+from mstlite._types.base import NodeType, Type
+from mstlite._types.reconcile import keep_known_items, reconcile_array, store_values
+from mstlite._types.wrappers import LateType, MaybeType
 from mstlite._util.frozen import FrozenList
-from mstlite.errors import TreeError
 
 __all__ = ["ArrayNode", "ArrayType"]
 
@@ -46,9 +47,14 @@ class ArrayType(NodeType, Generic[T]):
 
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
         """A list of the item's schema, frozen into a ``FrozenList``."""
-        return cs.no_info_after_validator_function(
-            FrozenList, cs.list_schema(self.item.build_schema(defs))
-        )
+        items = cs.list_schema(self.item.build_schema(defs))
+        inner = self.item
+        while isinstance(inner, (LateType, MaybeType)):  # list[Node | None], list["Node"]
+            inner = inner.inner
+        known = getattr(inner, "snapshot_class", None)
+        if known is None:
+            return cs.no_info_after_validator_function(FrozenList, items)
+        return cs.no_info_wrap_validator_function(partial(keep_known_items, known), items)
 
     def default_snapshot(self) -> Any:
         """An empty list: an array property without a default starts empty."""
@@ -303,7 +309,7 @@ class ArrayNode(Node, MutableSequence[Any]):
         if remove == 0 and not values:
             return
         removed = items[index : index + remove]
-        stored = self._store_values(tx, index, removed, values, normalized)
+        stored = store_values(self, tx, index, removed, values, normalized)
         if (
             len(removed) == len(stored)
             and all(map(same_stored, removed, stored))
@@ -341,68 +347,15 @@ class ArrayNode(Node, MutableSequence[Any]):
                 for offset, value in enumerate(stored):
                     emit(self, tx, "add", index + offset, snapshot_of(value), None)
 
-    def _store_values(
-        self, tx: Transaction, index: int, removed: list[Any], values: list[Any], normalized: bool
-    ) -> list[Any]:
-        """The stored form of ``values`` replacing ``removed`` at ``index``.
-
-        A removed node given again is kept; a snapshot with the identity of a
-        removed node (MST's areSame: same type and identifier) updates that node in
-        place, so a splice that puts back an identifier it takes out reconciles,
-        exactly as assigning the whole array does.
-        """
-        item = self._type.item
-        if normalized and not item.is_complex:  # scalars and references: no node to reuse
-            tree = self._tree
-            return [
-                None if value is None else item.instantiate(value, self, index + offset, tree)
-                for offset, value in enumerate(values)
-            ]
-        reusable = {id(v) for v in removed if isinstance(v, Node)}
-        pool = Pool(removed) if reusable and item.is_complex else None
-        stored: list[Any] = []
-        for offset, value in enumerate(values):
-            if isinstance(value, Node):
-                if value._parent is self:
-                    if id(value) not in reusable:
-                        raise TreeError(
-                            f"cannot add {value._describe()} to {self._describe()} again: it "
-                            "is already in this array; a node has one place"
-                        )
-                    reusable.discard(id(value))
-                    if pool is not None:
-                        pool.take(value)
-                    stored.append(value)
-                else:
-                    stored.append(item.to_stored(value, self, index + offset, tx))
-                continue
-            if value is None:
-                stored.append(
-                    None if normalized else item.to_stored(None, self, index + offset, tx)
-                )
-                continue
-            if pool is None:
-                stored.append(
-                    item.instantiate_here(value, self, index + offset)
-                    if normalized
-                    else item.to_stored(value, self, index + offset, tx)
-                )
-                continue
-            snapshot = value if normalized else item.normalize(value, where(self, index + offset))
-            found = pool.match(offset, snapshot)
-            if found is not None:
-                reusable.discard(id(found))
-                found._apply_normalized(snapshot, tx)
-                stored.append(found)
-            else:
-                stored.append(item.instantiate_here(snapshot, self, index + offset))
-        return stored
-
     def _apply_normalized(self, snapshot: Any, tx: Transaction) -> None:
-        """Reconcile with a normalized snapshot: nodes with the same identifier are kept."""
+        """Reconcile with a normalized snapshot as MST does: an item given its own
+        snapshot object, or a snapshot with its type and identifier, keeps its node."""
         if snapshot is self._snap:
             return
-        self._splice(0, len(self._items), list(snapshot), normalized=True)
+        if self._snaps is None or not self._items:
+            self._splice(0, len(self._items), list(snapshot), normalized=True)
+            return
+        reconcile_array(self, snapshot, tx, _undo_splice)
 
     def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
         self._splice(child._key, 1, [], detach=detach)

@@ -21,7 +21,8 @@ from mstlite._engine.runtime import Runtime, current_runtime
 from mstlite._engine.transaction import run_in_transaction
 from mstlite._node.identifiers import drop_dangling_at_creation
 from mstlite._node.node import Node, snapshot_of
-from mstlite._util.frozen import FrozenDict, FrozenList, thaw
+from mstlite._types.depth import check_nesting, check_room
+from mstlite._util.frozen import FrozenDict, FrozenList, thaw, unshare
 from mstlite._util.json_pointer import escape_json_path
 from mstlite.errors import TreeError, ValidationError
 
@@ -154,6 +155,7 @@ class Type:
 
     def normalize(self, snapshot: Any, where: str = "") -> Any:
         """Return the frozen, normalized snapshot, or raise ``ValidationError``."""
+        check_nesting(self, snapshot, where)  # before pydantic, which stops at 255 levels
         try:
             return self.validator.validate_python(snapshot)
         except pydantic_core.ValidationError as error:
@@ -188,6 +190,10 @@ class Type:
 
     def instantiate_here(self, snapshot: Any, parent: Node, key: Any) -> Any:
         """``instantiate`` at ``parent[key]``, then run the new nodes' after_create hooks."""
+        check_room(self, snapshot, parent, key)
+        rt = parent._tree.rt
+        if rt.preserved:
+            snapshot = unshare(snapshot)
         try:
             return self.instantiate(snapshot, parent, key, parent._tree)
         finally:
@@ -220,6 +226,8 @@ class NodeType(Type):
 
     def create_from_normalized(self, normalized: Any, env: Mapping[str, Any] | None) -> Any:
         """Build a new tree from a normalized snapshot, with ``env``; run its after_create hooks."""
+        if current_runtime().preserved:
+            normalized = unshare(normalized)
         node = self.instantiate(normalized, None, None, None)
         tree = node._tree
         tree.fresh = False
@@ -243,6 +251,7 @@ class NodeType(Type):
                     f"expected {self.name}"
                 )
             value._attach_check(parent)
+            check_room(self, value, parent, key)
             value._attach(parent, key, tx.journal)
             return value
         return self.instantiate_here(self.normalize(value, where(parent, key)), parent, key)
@@ -283,7 +292,8 @@ def build_normalized(
     The half-built nodes are dropped before their ``after_create`` hooks run,
     so nothing was built when this raises.
     """
-    pending = current_runtime().pending_created
+    rt = current_runtime()
+    pending = rt.pending_created
     built = len(pending)
     # Building allocates many objects that all stay alive: the cyclic collector
     # would scan them again and again for nothing (about 2/3 of the time at 100k
@@ -299,6 +309,8 @@ def build_normalized(
         del pending[built:]
         raise IdentifierClashError(str(error), [{"path": "", "message": str(error)}]) from None
     finally:
+        if rt.tx is None:
+            rt.preserved = False
         if pause:
             gc.enable()
 
@@ -337,6 +349,8 @@ def _short(value: Any) -> str:
         text = json.dumps(thaw(value))
     except (TypeError, ValueError):
         text = repr(value)
+    except RecursionError:  # a value nested too deep to show (any type may be given one)
+        text = f"a {type(value).__name__} nested too deep to show"
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import typing
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, dataclass_transform
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Self, dataclass_transform
 
 from typing_extensions import TypeVar
 
@@ -34,6 +34,7 @@ SnapshotIn = TypeVar("SnapshotIn", default=Mapping[str, Any])
 """What a model's ``create`` takes, its second type parameter."""
 
 _HOOKS = ("after_create", "after_attach", "before_detach", "before_destroy")
+_UNKNOWN_KEYS = ("reject", "drop")
 _RESERVED = {"create", "is_", "validate", "json_schema"}
 
 
@@ -94,8 +95,25 @@ class ModelMeta(type):
     """Collects annotated properties and gives every model class ``__slots__``."""
 
     def __new__(
-        mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+        mcls,
+        name: str,
+        bases: tuple[type, ...],
+        namespace: dict[str, Any],
+        *,
+        unknown_keys: Literal["reject", "drop"] | None = None,
+        **kwargs: Any,
     ) -> ModelMeta:
+        # A class keyword (``class M(Model, unknown_keys="drop")``) rather than
+        # __init_subclass__: pyright checks a metaclass's keywords, and mypy checks
+        # neither when there is a metaclass.
+        if unknown_keys is not None:
+            if unknown_keys not in _UNKNOWN_KEYS:
+                raise TypeError(
+                    f"class {name}: unknown_keys={unknown_keys!r} is not one of "
+                    f"{', '.join(map(repr, _UNKNOWN_KEYS))}; 'reject' (the default) refuses "
+                    "snapshot keys the model does not declare, 'drop' ignores them as MST does"
+                )
+            namespace["_mst_unknown_keys"] = unknown_keys
         namespace.setdefault("__slots__", ())
         own: dict[str, tuple[Any, Any]] = {}
         volatiles: dict[str, VolatileProp[Any]] = {}
@@ -205,11 +223,22 @@ class Model(ModelNode, Generic[SnapshotOut, SnapshotIn], metaclass=ModelMeta):
     writes them, ``mstlite.check_snapshot_types(Todo)`` checks them against the model).
     Without them a snapshot is a ``Mapping[str, JSONValue]`` and ``create``
     takes any mapping. They change nothing at run time.
+
+    A snapshot key the model does not declare is a ``ValidationError``; declare
+    ``class Todo(Model, unknown_keys="drop")`` to ignore such keys instead, as
+    MobX-State-Tree does (snapshots written by a newer schema then load). The
+    setting is the model's own (nested models keep theirs), inherited by
+    subclasses, and applies wherever a snapshot of it is validated: ``create``,
+    the constructor, ``apply_snapshot``, assigning a snapshot, ``validate``.
     """
 
     __slots__ = ()
     _mst_root: ClassVar[bool] = True
     _mst_own_props: ClassVar[dict[str, tuple[Any, Any]]]
+    #: What a snapshot key the model does not declare does: "reject" (the default,
+    #: ValidationError) or "drop" (ignored, as MST does). Chosen with the class
+    #: keyword ``unknown_keys``, inherited by subclasses.
+    _mst_unknown_keys: ClassVar[Literal["reject", "drop"]] = "reject"
 
     def __init__(self, snapshot: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
         """Build a new, unattached tree whose root is this instance, as ``create`` does.

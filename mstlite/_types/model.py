@@ -15,14 +15,16 @@ from typing import Any, ClassVar
 from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
+from mstlite._engine.runtime import current_runtime
 from mstlite._engine.transaction import Transaction
 from mstlite._node.identifiers import drop_dangling_at_creation
 from mstlite._node.node import BY_IDENTITY, Node
 from mstlite._node.tree import Tree
 from mstlite._types.base import MISSING, NodeType, Type, run_created_hooks, where
+from mstlite._types.depth import check_room
 from mstlite._types.props import Prop
 from mstlite._types.wrappers import MaybeType
-from mstlite._util.frozen import FrozenDict, freeze
+from mstlite._util.frozen import FrozenDict, freeze, unshare
 from mstlite.errors import TreeError
 
 __all__ = [
@@ -58,6 +60,12 @@ class ModelType(NodeType):
         # Properties whose stored value is built by the type (nodes, safe references).
         self.built_props: tuple[tuple[str, Type], ...] = ()
         self._ref = f"{cls.__module__}.{cls.__qualname__}:{id(self)}"
+        # The class of this type's normalized snapshots: a FrozenDict that also says
+        # "already a valid snapshot of this type", so validation can keep it as it is
+        # (MST reconciles an array item given its node's own snapshot object).
+        self.snapshot_class: type[FrozenDict] = type(
+            "FrozenDict", (FrozenDict,), {"__slots__": (), "__module__": FrozenDict.__module__}
+        )
 
     @property
     def props(self) -> dict[str, Type]:
@@ -105,11 +113,28 @@ class ModelType(NodeType):
                         required=False,
                     )
             defs[ref] = cs.no_info_after_validator_function(
-                FrozenDict,
-                cs.typed_dict_schema(fields, extra_behavior="forbid", cls_name=self.name),
+                self.snapshot_class,
+                cs.typed_dict_schema(
+                    fields,
+                    # "drop" (a model's choice) reads snapshots of a newer schema as MST does.
+                    extra_behavior="ignore" if self.drops_unknown_keys else "forbid",
+                    cls_name=self.name,
+                ),
                 ref=ref,
             )
         return cs.definition_reference_schema(ref)
+
+    def normalize(self, snapshot: Any, where: str = "") -> Any:
+        """A snapshot this type made is kept as it is (the same object); else validated."""
+        if type(snapshot) is self.snapshot_class:
+            current_runtime().preserved = True  # nodes built from it get copies
+            return snapshot
+        return super().normalize(snapshot, where)
+
+    @property
+    def drops_unknown_keys(self) -> bool:
+        """Whether snapshot keys the model does not declare are dropped (else rejected)."""
+        return getattr(self.cls, "_mst_unknown_keys", "reject") == "drop"
 
     def default_snapshot(self) -> Any:
         """``MISSING``: a model property needs a snapshot or a default."""
@@ -129,6 +154,8 @@ class ModelType(NodeType):
     def setup_root(self, node: ModelNode, normalized: Any, env: Any) -> ModelNode:
         """Make ``node`` (made by ``Model.__init__``) the root of a new tree, as
         ``create_from_normalized`` does for a node it makes."""
+        if current_runtime().preserved:
+            normalized = unshare(normalized)
         self.setup(node, normalized, None, None, None)
         tree = node._tree
         tree.fresh = False
@@ -215,8 +242,9 @@ class ModelNode(Node):
                 yield value
 
     def _build_snapshot(self) -> Any:
-        snapshot = FrozenDict(self._data)
-        for name, _ in type(self)._mst_type.built_props:
+        kind = type(self)._mst_type
+        snapshot = kind.snapshot_class(self._data)
+        for name, _ in kind.built_props:
             value = snapshot[name]
             if isinstance(value, Node):
                 dict.__setitem__(snapshot, name, value._get_snapshot())
@@ -347,6 +375,9 @@ def _check_deferred_identifiers(nodes: list[Node]) -> None:
 
 
 def _instantiate_in(kind: Type, snapshot: Any, parent: Node, key: Any) -> Any:
+    check_room(kind, snapshot, parent, key)
+    if parent._tree.rt.preserved:
+        snapshot = unshare(snapshot)
     try:
         return kind.instantiate(snapshot, parent, key, parent._tree)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, NoReturn, SupportsIndex
 
-__all__ = ["FrozenDict", "FrozenList", "freeze", "thaw"]
+__all__ = ["FrozenDict", "FrozenList", "freeze", "thaw", "unshare"]
 
 
 def _refuse(self: object, *args: object, **kwargs: object) -> NoReturn:
@@ -85,6 +85,8 @@ def freeze(value: Any) -> Any:
     if value is None or kind is str or kind is int or kind is bool or kind is float:
         return value
     if isinstance(value, dict):
+        if isinstance(value, FrozenDict):  # a model's snapshot: its values are frozen
+            return FrozenDict(value)
         out = FrozenDict()
         for key, item in value.items():
             if type(key) is not str:
@@ -114,3 +116,34 @@ def thaw(value: Any) -> Any:
     if isinstance(value, list):
         return [thaw(item) for item in value]
     return value
+
+
+def unshare(value: Any) -> Any:
+    """A copy of a snapshot made of new containers (of the same classes), leaves shared.
+
+    A node built from a snapshot keeps it as its own; when the snapshot holds
+    another live node's snapshot objects, the new nodes get copies, so each
+    snapshot object belongs to one node (MST compares them by identity). Every
+    occurrence is copied apart. Iterative: snapshots may be deeper than
+    Python's recursion limit.
+    """
+    if not isinstance(value, (FrozenDict, FrozenList)):
+        return value
+    root = type(value)() if isinstance(value, dict) else FrozenList()
+    stack: list[tuple[Any, Any]] = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        pairs = source.items() if isinstance(source, dict) else enumerate(source)
+        items: list[Any] = []
+        for key, child in pairs:
+            if isinstance(child, (FrozenDict, FrozenList)):
+                copy = type(child)() if isinstance(child, dict) else FrozenList()
+                stack.append((child, copy))
+                child = copy
+            if isinstance(source, dict):
+                dict.__setitem__(target, key, child)
+            else:
+                items.append(child)
+        if items:
+            list.extend(target, items)
+    return root

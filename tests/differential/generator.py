@@ -345,9 +345,68 @@ class _Gen:
         return {"init": init, "steps": steps}
 
 
+class _PairList:
+    """Ops on ``plist``, an array of models without an identifier (issue 16 item 12).
+
+    MST reuses such an item's node only when it is given the node's own snapshot
+    object (``{"$own": ["plist", i]}``); any other snapshot builds a new node.
+    Drawn from a random stream of their own and added to a script's steps, so
+    the scripts of the other properties stay as they were for every seed.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self.r = rng
+        self.pairs = _Gen(rng)
+
+    def value(self) -> Any:
+        if self.r.random() < 0.45:
+            return {"$own": ["plist", self.r.randint(0, 3)]}
+        return self.pairs.pair()
+
+    def values(self) -> list[Any]:
+        return [self.value() for _ in range(self.r.randint(0, 3))]
+
+    def op(self) -> dict[str, Any]:
+        t = ["plist"]
+        roll = self.r.random()
+        if roll < 0.3:
+            return {"k": "snap", "t": t, "v": self.values()}
+        if roll < 0.4:
+            return {"k": "snap", "t": [], "v": {"plist": self.values()}}
+        if roll < 0.55:
+            return {"k": "set", "t": [], "p": "plist", "v": self.values()}
+        if roll < 0.65:
+            return {"k": "replace", "t": t, "v": self.values()}
+        if roll < 0.75:
+            return {"k": "splice", "t": t, "i": self.r.randint(0, 3), "n": self.r.randint(0, 2),
+                    "v": self.values()}
+        if roll < 0.85:
+            return {"k": "push", "t": t, "v": [self.value()]}
+        if roll < 0.93:
+            prop = self.r.choice(["a", "b"])
+            return {"k": "set", "t": ["plist", self.r.randint(0, 2)], "p": prop,
+                    "v": self.pairs.scalar("str" if prop == "a" else "float")}
+        return {"k": self.r.choice(["detach", "destroy"]), "t": ["plist", self.r.randint(0, 2)]}
+
+    def add_to(self, script: dict[str, Any]) -> None:
+        if self.r.random() < 0.6:
+            self.pairs.clean = True
+            script["init"]["plist"] = [self.pairs.pair() for _ in range(self.r.randint(1, 4))]
+            self.pairs.clean = False
+        steps = script["steps"]
+        for position in range(len(steps) - 1, -1, -1):
+            roll = self.r.random()
+            if roll < 0.25:
+                steps[position] = [*steps[position], self.op()]  # in the same action
+            elif roll < 0.5:
+                steps.insert(position + 1, [self.op() for _ in range(self.r.randint(1, 2))])
+
+
 def generate(seed: int, index: int) -> dict[str, Any]:
     """Script number ``index`` of the stream seeded by ``seed`` (independent of the others)."""
     script = _Gen(random.Random(f"{seed}:{index}")).script()
+    if isinstance(script["init"], dict):
+        _PairList(random.Random(f"{seed}:{index}:plist")).add_to(script)
     script["id"] = f"{seed}:{index}"
     return script
 

@@ -50,6 +50,7 @@ const Root = types
     sref: types.maybeNull(types.safeReference(Item, { acceptsUndefined: false })),
     srefs: types.array(types.safeReference(Item, { acceptsUndefined: false })),
     fz: types.frozen(null),
+    plist: types.array(Pair),
   })
   .actions((self) => ({
     batch(fn) {
@@ -95,8 +96,29 @@ function value(root, spec) {
       return node === SKIP ? SKIP : detach(node);
     }
     if ("$snap" in spec) return spec.$snap;
+    if ("$own" in spec) {
+      const node = resolve(root, spec.$own);
+      return node === SKIP ? SKIP : getSnapshot(node);
+    }
   }
   return spec;
+}
+
+// A snapshot given to applySnapshot or assigned: an array's items (also in a
+// property of the snapshot) may each be {"$own": parts}, the current snapshot
+// object of the node there.
+function snapshotValue(root, spec) {
+  if (Array.isArray(spec)) return values(root, spec);
+  if (spec !== null && typeof spec === "object" && !Object.keys(spec).some((k) => k[0] === "$")) {
+    const out = {};
+    for (const [key, item] of Object.entries(spec)) {
+      const v = Array.isArray(item) ? values(root, item) : item;
+      if (v === SKIP) return SKIP;
+      out[key] = v;
+    }
+    return out;
+  }
+  return value(root, spec);
 }
 
 // Left to right, stopping at the first missing one (as the Python runner does).
@@ -117,7 +139,7 @@ function runOp(root, op) {
   const len = () => target.length;
   switch (op.k) {
     case "set": {
-      const v = value(root, op.v);
+      const v = snapshotValue(root, op.v);
       if (v === SKIP) return "skip";
       target[op.p] = v;
       return null;
@@ -186,9 +208,12 @@ function runOp(root, op) {
     case "merge":
       target.merge(op.v);
       return null;
-    case "snap":
-      applySnapshot(target, op.v);
+    case "snap": {
+      const v = snapshotValue(root, op.v);
+      if (v === SKIP) return "skip";
+      applySnapshot(target, v);
       return null;
+    }
     case "patch":
       applyPatch(target, op.v);
       return null;

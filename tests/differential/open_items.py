@@ -58,9 +58,10 @@ def undo_trips_on_its_own_clearing(case: Case) -> bool:
 
 #: OPEN items of issue 16, by number. REMOVE EACH ENTRY WHEN ITS ITEM IS FIXED: the
 #: differential test must then fail on any reappearance of that divergence.
-#: (Items 11, 12, 14 and 15 cannot appear in these scripts: no computed views,
-#: no array of unidentified models, shallow trees, no plain-JSON patching. Their tests,
-#: and one per item, are in test_mst_divergences.py.)
+#: (Items 11, 14 and 15 cannot appear in these scripts: no computed views, shallow
+#: trees, no plain-JSON patching. Item 12 can: ``plist`` is an array of unidentified
+#: models, given its items' own snapshots with ``{"$own": path}``. Their tests, and one
+#: per item, are in test_mst_divergences.py.)
 OPEN: list[Difference] = [
     Difference("16.3 (part) one array's references to one target, set at different times, "
                "are cleared in position order, not in the order they were set",

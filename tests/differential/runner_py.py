@@ -62,7 +62,19 @@ def _value(root: Any, spec: Any) -> Any:
             return detach(_resolve(root, spec["$detach"]))
         if "$snap" in spec:
             return spec["$snap"]
+        if "$own" in spec:
+            return get_snapshot(_resolve(root, spec["$own"]))
     return spec
+
+
+def _snapshot_value(root: Any, spec: Any) -> Any:
+    """A snapshot to apply or assign: an array's items (also in a property of the
+    snapshot) may each be ``{"$own": parts}``, the current snapshot object of the node there."""
+    if isinstance(spec, list):
+        return _values(root, spec)
+    if isinstance(spec, Mapping) and not any(key.startswith("$") for key in spec):
+        return {k: _values(root, v) if isinstance(v, list) else v for k, v in spec.items()}
+    return _value(root, spec)
 
 
 def _values(root: Any, specs: list[Any]) -> list[Any]:
@@ -73,7 +85,7 @@ def _run_op(root: Model, op: Mapping[str, Any]) -> None:
     target = _resolve(root, op["t"])
     kind = op["k"]
     if kind == "set":
-        setattr(target, op["p"], _value(root, op["v"]))
+        setattr(target, op["p"], _snapshot_value(root, op["v"]))
     elif kind == "push":
         target.extend(_values(root, op["v"]))
     elif kind == "insert":
@@ -106,7 +118,7 @@ def _run_op(root: Model, op: Mapping[str, Any]) -> None:
     elif kind == "merge":
         target.update(op["v"])
     elif kind == "snap":
-        apply_snapshot(target, op["v"])
+        apply_snapshot(target, _snapshot_value(root, op["v"]))
     elif kind == "patch":
         apply_patch(target, op["v"])
     elif kind == "detach":

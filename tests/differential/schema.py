@@ -2,8 +2,8 @@
 
 Every kind the issue names is here: scalars, ``X | None``, defaults, a literal,
 nested models (a required child with a default, an optional identified one),
-arrays of scalars and of identified models, maps of scalars, of identified and
-of unidentified models, a reference, a safe reference, an array of safe
+arrays of scalars, of identified and of unidentified models, maps of scalars,
+of identified and of unidentified models, a reference, a safe reference, an array of safe
 references and a frozen value.
 """
 
@@ -24,7 +24,7 @@ class Item(Model):
 
 
 class Pair(Model):
-    """A model without an identifier: the values of ``pmap``."""
+    """A model without an identifier: the values of ``pmap`` and the items of ``plist``."""
 
     a: str = ""
     b: float = 0
@@ -57,6 +57,7 @@ class Root(Model):
     sref: SafeRef[Item] | None = None
     srefs: list[SafeRef[Item]] = []
     fz: Any = None
+    plist: list[Pair] = []
 
     @action
     def batch(self, run: Callable[[], Any]) -> Any:
@@ -84,6 +85,8 @@ ROOT_PROPS: dict[str, str] = {
     "srefs": "srefs",
     "fz": "frozen",
 }
+#: Generated from a stream of its own (generator.py), so the other props' scripts stay as they were.
+PLIST_PROP = "plist"
 ITEM_PROPS: dict[str, str] = {"id": "id", "name": "str", "n": "int"}
 PAIR_PROPS: dict[str, str] = {"a": "str", "b": "float"}
 CHILD_PROPS: dict[str, str] = {"label": "str", "k": "int"}

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from mstlite import Model, ValidationError, get_snapshot
+from mstlite import Model, TreeError, ValidationError, action, get_snapshot
+from mstlite._types.depth import MAX_DEPTH
 
 from .node_side import NodeSide
 from .runner_py import run_script
@@ -95,11 +96,6 @@ def test_mst_drops_unknown_keys(node: NodeSide) -> None:
     assert "zz" not in created["snapshot"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16: the per-model switch to drop unknown keys as MST does does not exist yet "
-    "(this test proposes `class M(Model, unknown_keys='drop')`; adapt it to the chosen spelling)",
-)
 def test_a_model_can_opt_to_drop_unknown_keys() -> None:
 
     class Lenient(Model, unknown_keys="drop"):
@@ -107,3 +103,31 @@ def test_a_model_can_opt_to_drop_unknown_keys() -> None:
 
     node = Lenient.create({"name": "x", "added_by_a_newer_schema": 1})
     assert get_snapshot(node) == {"name": "x"}
+
+
+class Deep(Model):
+    kids: list[Deep] = []
+
+    @action
+    def grow(self, levels: int) -> None:
+        node = self
+        for _ in range(levels):
+            node.kids.append({})  # type: ignore[arg-type]  # a snapshot
+            node = node.kids[0]
+
+
+#: Levels of Deep (a model and its array each) past mstlite's limit, within MST's stack.
+PAST_THE_LIMIT = MAX_DEPTH // 2 + 50
+
+
+def test_trees_nest_at_most_max_depth_levels() -> None:
+    root = Deep.create({})
+    with pytest.raises(TreeError, match="depth limit"):
+        root.grow(PAST_THE_LIMIT)
+    assert get_snapshot(root) == {"kids": []}
+
+
+def test_mst_has_no_depth_limit_below_its_stack(node: NodeSide) -> None:
+    outcome = node.probe("depth", PAST_THE_LIMIT)
+    assert outcome == {"build": "ok", "snapshot": "ok", "clone": "ok", "create": "ok",
+                       "apply": "ok"}

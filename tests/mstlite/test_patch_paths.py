@@ -18,7 +18,7 @@ import jsonpatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mstlite import Model, action, detach, get_snapshot, on_patch
+from mstlite import Identifier, Model, action, apply_snapshot, detach, get_snapshot, on_patch
 
 
 class Item(Model):
@@ -54,6 +54,12 @@ class Board(Model):
         item = detach(self.items[source % len(self.items)])
         self.items.insert(target % (len(self.items) + 1), item)
 
+    def rotate(self, by: int) -> None:
+        """Rotate by applying the items' own snapshots: reconcile keeps every node."""
+        items = list(get_snapshot(self)["items"])
+        by %= len(items)
+        apply_snapshot(self, {"items": items[by:] + items[:by]})
+
     @action
     def failing_insert(self, index: int) -> None:
         self.insert(index, "doomed")
@@ -88,6 +94,7 @@ _OPS = st.one_of(
     st.tuples(st.just("remove"), st.integers(0, 9)),
     st.tuples(st.just("reverse"), st.just(0)),
     st.tuples(st.just("move"), st.integers(0, 9), st.integers(0, 9)),
+    st.tuples(st.just("rotate"), st.integers(1, 9)),
     st.tuples(st.just("fail"), st.integers(0, 9)),
     st.tuples(st.just("listen"), st.integers(0, 9)),
     st.tuples(st.just("unlisten"), st.integers(0, 9)),
@@ -105,6 +112,7 @@ def test_every_listener_hears_paths_that_replay_its_node(ops: list[tuple[Any, ..
         "remove": board.remove,
         "reverse": lambda _: board.reverse(),
         "move": board.move,
+        "rotate": board.rotate,
     }
     for op, *args in ops:
         if op == "fail":
@@ -148,3 +156,29 @@ def test_a_listener_added_after_a_write_hears_the_next_one() -> None:
         "root /items/0/done",
         "root /items/0/tags/2",
     ]
+
+
+class Tagged(Model):
+    id: Identifier
+    name: str = ""
+
+    @action
+    def rename(self, name: str) -> None:
+        self.name = name
+
+
+class Tags(Model):
+    items: list[Tagged]
+
+
+def test_nodes_moved_by_reconciling_an_array_are_heard_at_their_new_paths() -> None:
+    tags = Tags.create({"items": [{"id": "a"}, {"id": "b"}]})
+    heard: list[str] = []
+    on_patch(tags, lambda patch, _inverse: heard.append(patch["path"]))
+    first = tags.items[0]
+    first.rename("x")  # caches its path, /items/0
+    apply_snapshot(tags, {"items": [{"id": "b"}, {"id": "a", "name": "x"}]})
+    assert tags.items[1] is first
+    heard.clear()
+    first.rename("y")
+    assert heard == ["/items/1/name"]

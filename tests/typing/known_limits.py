@@ -10,7 +10,9 @@ This file must be clean under both checkers, like the others:
 - Section B: mistakes the checkers miss because the model declares no snapshot
   types (``Model[StoreSnapshot, StoreSnapshotIn]`` makes them caught: see
   ``mistakes.py``), and a tree function whose result type cannot be known
-  (``get_parent``: the parent's type is not known from the child's). No
+  (``get_parent``: the parent's type is not known from the child's), and a
+  misspelt ``unknown_keys`` class keyword (mypy does not check a metaclass's
+  keywords; pyright does, so that line carries pyright's error). No
   comment, no error; a checker that starts flagging one fails the test (then
   move it to ``mistakes.py``).
 """
@@ -45,3 +47,9 @@ def missed_mistakes(store: Store, todo: Todo) -> None:
     Store.create({"todos": [{"id": 1}]})
     # B. get_parent is Any: annotate it, or use get_parent_of_type(todo, Store).
     _parent: int = get_parent(todo)
+
+
+# B. A misspelt ``unknown_keys`` value: pyright checks a metaclass's class keywords,
+# mypy does not (TypeError at run time, when the class is defined).
+class Misspelt(Model, unknown_keys="dorp"):  # pyright: ignore[reportArgumentType]
+    title: str = ""

@@ -168,3 +168,12 @@ async def llmstore_example() -> None:
         assert_type(store.selected_model, ModelInfo | None)
         assert_type(store.has_ready_model, bool)
         assert_type(store.downloading_model, ModelInfo | None)
+
+
+class Settings(Model, unknown_keys="drop"):  # the README's differences section
+    theme: str = "light"
+
+
+def unknown_keys_example() -> None:
+    assert_type(Settings.create({"theme": "dark", "font_size": 14}).theme, str)
+    assert_type(types.model("Built", {"theme": str}, unknown_keys="drop"), types.ModelType)
