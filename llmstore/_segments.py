@@ -43,7 +43,6 @@ from llmstore._http import (
     exchange,
     read_chunk,
     strong_validator,
-    widen_reads,
 )
 from llmstore._partial import PartialState, read_sidecar, write_sidecar
 from llmstore._pieces import Piece, PiecePlan
@@ -290,7 +289,6 @@ class SegmentedTransfer:
         self.seen_partial = True
         self._ranged.set()
         content, fd, first = response.content, self._fd, piece.done
-        widen_reads(response)
         while piece.done < piece.end:
             watch.waiting()
             data = await read_chunk(content)
