@@ -158,6 +158,8 @@ class HashingWriter:
             assert self._fd is not None
             os.lseek(self._fd, 0, os.SEEK_SET)
             os.ftruncate(self._fd, 0)
+            if self._writeback is not None:
+                self._writeback.close()
             self._writeback = WritebackTracker(self._fd)
 
         def reset_hash() -> None:
@@ -176,6 +178,7 @@ class HashingWriter:
             assert self._fd is not None
             fd, self._fd = self._fd, None
             try:
+                self._close_writeback()
                 # Most bytes are on disk already (their writeback started as they
                 # were written): this waits for the last few blocks only.
                 durable_sync(fd)
@@ -244,8 +247,14 @@ class HashingWriter:
             self._close()
             raise
 
+    def _close_writeback(self) -> None:
+        writeback, self._writeback = self._writeback, None
+        if writeback is not None:
+            writeback.close()
+
     def _close(self) -> None:
         fd, self._fd = self._fd, None
+        self._close_writeback()  # before the descriptor closes: a request may use it
         if fd is not None:
             try:
                 os.close(fd)

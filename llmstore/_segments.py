@@ -313,8 +313,10 @@ class SegmentedTransfer:
             raise RetryableError(f"a segment ended after {piece.done - piece.start} bytes")
         if piece.end < asked:
             response.close()  # the rest of the body is not wanted: drop the connection
-        # Complete: its writeback can start now, whatever the hasher has reached.
-        await self._call(start_writeback, fd, first, piece.done - first)
+        # Complete: its writeback can start now, whatever the hasher has reached;
+        # not awaited, so a congested disk never holds up the next piece (the
+        # pool is joined before the descriptor closes).
+        self._pool.submit(start_writeback, fd, first, piece.done - first)
         self._save()
 
     def _check_version(self, response: aiohttp.ClientResponse) -> None:

@@ -18,7 +18,9 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["WRITEBACK_EVERY", "WritebackTracker", "durable_sync", "start_writeback"]
 
@@ -71,20 +73,38 @@ class WritebackTracker:
     """Count bytes written in file order and start their writeback every ``every`` bytes.
 
     For a file written from the start onwards (one stream): call
-    :meth:`written` after each write, from the writing thread.
+    :meth:`written` after each write, from the writing thread. The request
+    runs on a thread of its own, so a congested disk (``sync_file_range``
+    then waits for room in its queue) never holds up the writes; while one
+    request runs, the next block waits and is asked for with the one after.
+    Call :meth:`close` before closing the descriptor.
     """
 
-    __slots__ = ("_every", "_fd", "_flushed", "_written")
+    __slots__ = ("_busy", "_every", "_fd", "_flushed", "_pool", "_written")
 
     def __init__(self, fd: int, start: int = 0, every: int = WRITEBACK_EVERY) -> None:
         self._fd = fd
         self._flushed = start  # bytes before this offset have had their writeback started
         self._written = start
         self._every = every
+        self._busy = threading.Event()  # a request is running
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="llmstore-writeback")
 
     def written(self, count: int) -> None:
         """Note ``count`` more bytes written; start writing back a block once one is full."""
         self._written += count
-        if self._written - self._flushed >= self._every:
-            start_writeback(self._fd, self._flushed, self._written - self._flushed)
+        if self._written - self._flushed >= self._every and not self._busy.is_set():
+            offset, length = self._flushed, self._written - self._flushed
             self._flushed = self._written
+            self._busy.set()
+            self._pool.submit(self._start, offset, length)
+
+    def _start(self, offset: int, length: int) -> None:
+        try:
+            start_writeback(self._fd, offset, length)
+        finally:
+            self._busy.clear()
+
+    def close(self) -> None:
+        """Wait for a running request (the descriptor must outlive it); stop the thread."""
+        self._pool.shutdown(wait=True)

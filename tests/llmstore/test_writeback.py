@@ -6,6 +6,8 @@ import asyncio
 import hashlib
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -134,8 +136,33 @@ def test_writeback_starts_for_every_full_block_in_file_order(
     tracker = WritebackTracker(fd=-1, start=100, every=1000)
     for count in (400, 500, 200, 999, 1, 3000, 10):
         tracker.written(count)
+        while tracker._busy.is_set():  # each request done before the next write
+            time.sleep(0.001)
+    tracker.close()
     # Blocks start where the resumed file did (100) and follow each other exactly.
     assert started == [(100, 1100), (1200, 1000), (2200, 3000)]
+
+
+def test_a_slow_writeback_request_never_holds_up_the_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release, started = threading.Event(), []
+
+    def congested(fd: int, offset: int, length: int) -> None:
+        started.append((offset, length))
+        release.wait(10)  # the disk's queue is full
+
+    monkeypatch.setattr(_writeback, "start_writeback", congested)
+    tracker = WritebackTracker(fd=-1, every=1000)
+    for _ in range(10):
+        tracker.written(1000)  # returns at once though the first request hangs
+    assert started == [(0, 1000)] or not started  # the first one only (maybe not yet begun)
+    release.set()
+    while tracker._busy.is_set():
+        time.sleep(0.001)
+    tracker.written(1000)  # the blocks written meanwhile go in the next request
+    tracker.close()
+    assert started == [(0, 1000), (1000, 10_000)]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux's")
