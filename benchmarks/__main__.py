@@ -101,9 +101,11 @@ def _protocol(sizes: Sizes) -> str:
         "MST runs the production builds of mobx and MST (`NODE_ENV=production`), and "
         'again with `ENABLE_TYPE_CHECK=true` ("MST typecheck"): mstlite always validates '
         "snapshots, so that column is the like-for-like one.",
-        "Downloads: a fresh client process per run, from a loopback aiohttp server in its "
-        "own process; before each run the previous file is deleted and `sync` run; the "
-        "served file stays in the page cache.",
+        "Downloads: a fresh client process per run, the clients taking turns round after "
+        "round, from nginx on loopback when installed (else the repository's aiohttp server, "
+        "in its own process), and from the aiohttp server when every connection is capped "
+        "(its cap is exact); before each run the previous file is deleted and `sync` run; "
+        "the served file stays in the page cache.",
         "Data comes from fixed seeds; every side checks its end state (untimed).",
     ]
     return " ".join(sentences)
@@ -156,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout=timeout,
             log=_log,
             capped_size=sizes.capped_download_bytes,
+            capped_repeats=sizes.capped_repeats,
         )
         results += found
         notes += download_notes

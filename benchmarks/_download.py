@@ -1,11 +1,16 @@
 """The download benchmark: one file on a loopback server, fetched by each client in turn.
 
 Clients: llmstore's downloader (sha256 + progress + fsync) with one stream
-and with 4 connections (``llmstore-x4``), a bare aiohttp loop (no hashing),
-``curl -o``, ``aria2c -x4 -s4`` (4 connections); and, as hashing floors, ``sha256sum`` and
-Python's ``hashlib`` (what llmstore hashes with) over the served file.
+and with 4 and 8 connections (``llmstore-x4``, ``-x8``), a bare aiohttp loop
+(no hashing), ``curl -o``, ``aria2c -x4 -s4`` (4 connections); and, as
+hashing floors, ``sha256sum`` and Python's ``hashlib`` (what llmstore hashes
+with) over the served file. The uncapped run is served by nginx when it is
+installed (else by the repository's aiohttp server); the capped run always
+by the aiohttp server, whose cap is exact (see ``_nginx``).
 Each run is a fresh process; before each one the previous download is
-deleted and ``sync`` run, so no run flushes another's dirty pages.
+deleted and ``sync`` run, so no run flushes another's dirty pages. The
+clients take turns, round after round, so a burst of load on the shared
+machine hits all of them rather than one.
 Two phases: ``download`` (bytes in the file, as the client leaves it) and
 ``download_fsync`` (bytes durable: curl, aria2c and aiohttp are followed by an fsync).
 """
@@ -26,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks._nginx import Nginx, find_nginx
 from benchmarks._plan import CAPPED_SIDES, HASH_SIDES, UNCAPPED_SIDES
 from benchmarks._runner import Finished, JobResult, run_process
 from benchmarks._timing import BenchmarkError, check
@@ -80,7 +86,14 @@ def _child_env() -> dict[str, str]:
 class _Download:
     """One benchmark session: the served file, the server process, the destination."""
 
-    def __init__(self, workdir: Path, size: int, timeout: float, cap: float | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        size: int,
+        timeout: float,
+        cap: float | None = None,
+        nginx: str | None = None,
+    ) -> None:
         self.size = size
         self.timeout = timeout
         self.cap = cap
@@ -90,6 +103,12 @@ class _Download:
         self.dest = workdir / _FILENAME
         self.sha256 = _write_file(self.source, size)
         self.env = _child_env()
+        self.server: subprocess.Popen[str] | None = None
+        self.nginx: Nginx | None = None
+        if nginx is not None and cap is None:
+            self.nginx = Nginx(nginx, served, workdir)
+            self.url = f"{self.nginx.base_url}/{_FILENAME}"
+            return
         self.server = subprocess.Popen(
             [sys.executable, "-m", "benchmarks._serve", str(served)]
             + ([str(cap)] if cap is not None else []),
@@ -102,15 +121,23 @@ class _Download:
         self.url = f"{self.server.stdout.readline().strip()}/{_FILENAME}"
         check(self.url.startswith("http://"), f"the server did not start ({self.url!r})")
 
+    @property
+    def served_by(self) -> str:
+        """Which server this session runs: ``nginx`` or ``aiohttp``."""
+        return "nginx" if self.nginx is not None else "aiohttp"
+
     def close(self) -> None:
-        """Stop the server (closing its stdin asks it to) and forget the download."""
-        assert self.server.stdin is not None
-        self.server.stdin.close()
-        try:
-            self.server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.server.kill()
-            self.server.wait()
+        """Stop the server (closing its stdin asks ours to) and forget the download."""
+        if self.nginx is not None:
+            self.nginx.close()
+        if self.server is not None:
+            assert self.server.stdin is not None
+            self.server.stdin.close()
+            try:
+                self.server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
         self.dest.unlink(missing_ok=True)
 
     def once(self, side: str, verify: bool) -> tuple[dict[str, float], int | None, float]:
@@ -177,40 +204,69 @@ class _Download:
         raise ValueError(f"unknown download side {side!r}")
 
 
-def _measure(session: _Download, side: str, warmup: int, repeats: int, count: int = 0) -> JobResult:
-    """Run ``side`` ``warmup`` + ``repeats`` times; a failure becomes the result's error."""
-    samples: dict[str, list[float]] = {}
-    peaks: list[int] = []
-    error = None
-    started = time.perf_counter()
-    try:
-        for index in range(warmup + repeats):
-            # Hashing a whole download costs seconds: check the bytes on the first run only.
-            phases, peak, wall = session.once(side, verify=index == 0)
-            if index < warmup:
-                continue
+class _Samples:
+    """What the runs of one side gathered: phase timings, peak RSS, the first failure."""
+
+    def __init__(self, side: str) -> None:
+        self.side = side
+        self.phases: dict[str, list[float]] = {}
+        self.peaks: list[int] = []
+        self.error: str | None = None
+        self.seconds = 0.0
+
+    def run(self, session: _Download, *, timed: bool, verify: bool) -> None:
+        """One run of the side; a failure is kept and ends the side's runs."""
+        if self.error is not None:
+            return
+        started = time.perf_counter()
+        try:
+            phases, peak, wall = session.once(self.side, verify=verify)
+        except (BenchmarkError, OSError, ValueError, KeyError) as failure:
+            self.error = str(failure)
+            return
+        finally:
+            self.seconds += time.perf_counter() - started
+        if timed:
             for phase, seconds in {**phases, "process": wall}.items():
-                samples.setdefault(phase, []).append(seconds)
+                self.phases.setdefault(phase, []).append(seconds)
             if peak is not None:
-                peaks.append(peak)
-    except (BenchmarkError, OSError, ValueError, KeyError) as failure:
-        error = str(failure)
-    values: dict[str, float] = {}
-    if peaks:
-        values["peak_rss_bytes"] = max(peaks)
-    main_phase = "hash" if side in HASH_SIDES else "download"
-    if samples.get(main_phase):
-        values["mib_per_s"] = session.size / statistics.median(samples[main_phase]) / 2**20
-    return {
-        "side": side,
-        "workload": "download",
-        "n": session.size,
-        "count": count,
-        "samples": samples,
-        "values": values,
-        "error": error,
-        "wall_seconds": time.perf_counter() - started,
-    }
+                self.peaks.append(peak)
+
+    def result(self, size: int, count: int, served_by: str) -> JobResult:
+        values: dict[str, float] = {}
+        if self.peaks:
+            values["peak_rss_bytes"] = max(self.peaks)
+        main_phase = "hash" if self.side in HASH_SIDES else "download"
+        if self.phases.get(main_phase):
+            values["mib_per_s"] = size / statistics.median(self.phases[main_phase]) / 2**20
+        return {
+            "side": self.side,
+            "workload": "download",
+            "n": size,
+            "count": count,
+            "samples": self.phases,
+            "values": values,
+            "error": self.error,
+            "wall_seconds": self.seconds,
+            "served_by": served_by,
+        }
+
+
+def _measure(
+    session: _Download, sides: list[str], warmup: int, repeats: int, count: int,
+    log: Callable[[str], None],
+) -> list[JobResult]:  # fmt: skip
+    """Run every side ``warmup`` + ``repeats`` times, taking turns round after round."""
+    samples = [_Samples(side) for side in sides]
+    for index in range(warmup + repeats):
+        log(
+            f"download round {index + 1}/{warmup + repeats}"
+            + (" (warm-up)" if index < warmup else "")
+        )
+        for sample in samples:
+            # Hashing a whole download costs seconds: check the bytes on the first run only.
+            sample.run(session, timed=index >= warmup, verify=index == 0)
+    return [sample.result(session.size, count, session.served_by) for sample in samples]
 
 
 def run_download(
@@ -222,12 +278,14 @@ def run_download(
     log: Callable[[str], None],
     capped_size: int = 0,
     cap: float = 25e6,
+    capped_repeats: int = 1,
 ) -> tuple[list[JobResult], list[str]]:
     """Benchmark every available download client on a ``size``-byte file.
 
     With ``capped_size``, also fetch a file of that size from a server capping
-    every connection at ``cap`` bytes a second (one run each: it is slow by
-    design); those results have ``count`` = the cap in MB/s.
+    every connection at ``cap`` bytes a second (``capped_repeats`` runs each,
+    no warm-up: it is slow by design); those results have ``count`` = the cap
+    in MB/s. Every result says which server it ran against (``served_by``).
     Returns the results and notes about clients that were skipped.
     """
     notes: list[str] = []
@@ -236,7 +294,13 @@ def run_download(
         (size, None, UNCAPPED_SIDES, warmup, repeats)
     ]
     if capped_size:
-        runs.append((capped_size, cap, CAPPED_SIDES, 0, 1))
+        runs.append((capped_size, cap, CAPPED_SIDES, 0, capped_repeats))
+    nginx = find_nginx()
+    if nginx is None:
+        notes.append(
+            "download served by the repository's aiohttp server: nginx is not installed "
+            "(Debian: apt-get install nginx-light)"
+        )
     with tempfile.TemporaryDirectory(prefix="mstlite-bench-") as workdir:
         for index, (bytes_, limit, wanted, warm, times) in enumerate(runs):
             sides = []
@@ -251,12 +315,11 @@ def run_download(
             where.mkdir()
             capped = f", every connection capped at {limit / 1e6:g} MB/s" if limit else ""
             log(f"download: writing a {bytes_ / 2**20:,.0f} MiB file to serve{capped}")
-            session = _Download(where, bytes_, timeout, cap=limit)
+            session = _Download(where, bytes_, timeout, cap=limit, nginx=nginx)
             try:
-                for side in sides:
-                    log(f"download {side} ({warm} warm-up + {times} runs)")
-                    count = int(limit / 1e6) if limit else 0
-                    results.append(_measure(session, side, warm, times, count))
+                log(f"download from {session.served_by}: {', '.join(sides)}")
+                count = int(limit / 1e6) if limit else 0
+                results += _measure(session, sides, warm, times, count, log)
             finally:
                 session.close()
     return results, notes

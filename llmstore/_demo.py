@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from llmstore._download import MIN_SEGMENTED
 from llmstore._gguf import write_gguf_file
 from llmstore._output import Output
 from llmstore.catalog import ModelSpec
@@ -93,19 +94,26 @@ async def run_demo(output: Output, *, size_mb: int = 24) -> int:
                 output.line(f"   patch: {patch['op']} {patch['path']} {value}")
 
             stop_patches = on_patch(store, show_patch)
-            step(
-                "pull demo-small: pieces over 4 connections, hash in file order, "
-                "verify (size, sha256, GGUF header), rename"
+            connections = store.env.connections
+            split = connections > 1 and small_size >= MIN_SEGMENTED
+            how = (
+                f"pieces over {connections} connections, hash in file order"
+                if split
+                else f"one stream (files under {MIN_SEGMENTED // 2**20} MiB are not split), hash"
             )
+            step(f"pull demo-small: {how}, verify (size, sha256, GGUF header), rename")
             with output.progress() as view:
                 subscription = store.progress("demo-small").subscribe(view.update, lambda e: None)
                 await store.start_model_download("demo-small")
                 subscription.dispose()
-            pieces = [r for r in server.requests_for("demo-small.gguf") if r.status == 206]
-            output.line(
-                f"   {len(pieces)} pieces (Range requests answered 206) over "
-                f"{store.env.connections} connections; one stream of progress events"
-            )
+            pieces = sum(1 for r in server.requests_for("demo-small.gguf") if r.status == 206)
+            if pieces:
+                output.line(
+                    f"   {pieces} pieces (Range requests answered 206) over "
+                    f"{connections} connections; one stream of progress events"
+                )
+            else:
+                output.line("   one request, one stream (answered 200)")
             output.line(f"   ({progress_patches} progress patches, ~10 a second at most)")
             model = store.model("demo-small")
             output.line(f"   {model.key} is {model.status.value} at {model.path}")
@@ -153,9 +161,10 @@ async def run_demo(output: Output, *, size_mb: int = 24) -> int:
                 same = restored.selected_model_key == "demo-small"
                 output.line(f"   restored: demo-small ready={ready}, selected={same}")
         step("done: everything ran offline on 127.0.0.1")
-    ok = ready and same
+    # A pull that should have gone in pieces and did not is a failure too.
+    ok = ready and same and (pieces > 1 or not split)
     if output.as_json:
-        output.json({"ok": ok, "steps": step.titles})
+        output.json({"ok": ok, "steps": step.titles, "pieces": pieces})
     return 0 if ok else 1
 
 

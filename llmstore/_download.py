@@ -23,7 +23,9 @@ from llmstore._http import (
     content_range_total,
     describe_error,
     exchange,
+    read_chunk,
     strong_validator,
+    widen_reads,
 )
 from llmstore._partial import (
     PartialState,
@@ -348,10 +350,11 @@ class _Download:
             self.state = state
             write_sidecar(self.sidecar, state)
         self._check_space(total, start)
-        limit, writer, read, size = total, self.writer, response.content.read, self.chunk_size
+        limit, writer, content = total, self.writer, response.content
+        widen_reads(response)
         while True:
             watch.waiting()
-            piece = await read(size)
+            piece = await read_chunk(content)
             watch.arrived()
             if not piece:
                 break

@@ -11,8 +11,9 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, TypeVar, final
+from typing import TypeVar, final
 
+from llmstore._writeback import WritebackTracker, durable_sync
 from llmstore.errors import DiskFullError
 
 __all__ = ["HashingWriter", "hash_file_prefix"]
@@ -21,6 +22,17 @@ _T = TypeVar("_T")
 
 _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)})
 _READ_BLOCK = 4 * 1024 * 1024
+
+
+def _iov_max() -> int:
+    """The most buffers one ``writev`` takes: POSIX guarantees 16, Linux and the BSDs 1024."""
+    try:
+        return max(16, min(1024, os.sysconf("SC_IOV_MAX")))
+    except (AttributeError, ValueError, OSError):
+        return 16
+
+
+_IOV_MAX = _iov_max()
 
 
 def hash_file_prefix(
@@ -63,12 +75,13 @@ class HashingWriter:
         "_batch_bytes",
         "_batch_size",
         "_closed",
-        "_file",
+        "_fd",
         "_hash_pool",
         "_hasher",
         "_max_pending",
         "_pending",
         "_write_pool",
+        "_writeback",
         "path",
         "size",
     )
@@ -85,7 +98,8 @@ class HashingWriter:
         self._pending: deque[asyncio.Future[None]] = deque()
         self._abort = threading.Event()
         self._hasher = hashlib.sha256()
-        self._file: BinaryIO | None = None
+        self._fd: int | None = None  # a raw descriptor: writev, no buffered copy
+        self._writeback: WritebackTracker | None = None
         self._closed = False
         self._hash_pool = ThreadPoolExecutor(1, thread_name_prefix="llmstore-hash")
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="llmstore-write")
@@ -101,10 +115,11 @@ class HashingWriter:
             # O_NOFOLLOW: a symlink planted as the file must not be written through.
             flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
             fd = os.open(self.path, flags, 0o644)
-            self._file = os.fdopen(fd, "r+b")
+            self._fd = fd
             if os.fstat(fd).st_size > keep:
-                self._file.truncate(keep)
-            self._file.seek(keep)
+                os.ftruncate(fd, keep)
+            os.lseek(fd, keep, os.SEEK_SET)
+            self._writeback = WritebackTracker(fd, keep)
 
         await self._run(self._write_pool, open_file)
         if keep:
@@ -140,9 +155,12 @@ class HashingWriter:
         self._batch, self._batch_bytes = [], 0
 
         def truncate() -> None:
-            assert self._file is not None
-            self._file.seek(0)
-            self._file.truncate(0)
+            assert self._fd is not None
+            os.lseek(self._fd, 0, os.SEEK_SET)
+            os.ftruncate(self._fd, 0)
+            if self._writeback is not None:
+                self._writeback.close()
+            self._writeback = WritebackTracker(self._fd)
 
         def reset_hash() -> None:
             self._hasher = hashlib.sha256()
@@ -157,14 +175,16 @@ class HashingWriter:
         await self._drain()
 
         def sync_and_close() -> int:
-            assert self._file is not None
-            file, self._file = self._file, None
+            assert self._fd is not None
+            fd, self._fd = self._fd, None
             try:
-                file.flush()
-                os.fsync(file.fileno())
-                return os.fstat(file.fileno()).st_size
+                self._close_writeback()
+                # Most bytes are on disk already (their writeback started as they
+                # were written): this waits for the last few blocks only.
+                durable_sync(fd)
+                return os.fstat(fd).st_size
             finally:
-                file.close()
+                os.close(fd)
 
         try:
             size = await self._run(self._write_pool, sync_and_close)
@@ -208,27 +228,36 @@ class HashingWriter:
     def _hash_batch(self, batch: list[bytes]) -> None:
         if self._abort.is_set():
             return
-        for piece in batch:
-            self._hasher.update(piece)
+        # One update for the whole batch, though joining copies it: each update
+        # gives the GIL up and must win it back from the busy event loop, which
+        # per socket-sized piece (hundreds a second) left this thread waiting more
+        # than hashing (measured: a 1 GiB pull took 1.4x as long, with more CPU).
+        self._hasher.update(batch[0] if len(batch) == 1 else b"".join(batch))
 
     def _write_batch(self, batch: list[bytes]) -> None:
         if self._abort.is_set():
             return
-        if self._file is None:  # an earlier batch failed and closed the file
+        fd, writeback = self._fd, self._writeback
+        if fd is None or writeback is None:  # an earlier batch failed and closed the file
             raise OSError(f"{self.path} is closed after an earlier write error")
         try:
-            for piece in batch:
-                self._file.write(piece)
+            writeback.written(_write_batch(fd, batch))
         except OSError:
             # Later batches must not write after a gap.
             self._close()
             raise
 
+    def _close_writeback(self) -> None:
+        writeback, self._writeback = self._writeback, None
+        if writeback is not None:
+            writeback.close()
+
     def _close(self) -> None:
-        file, self._file = self._file, None
-        if file is not None:
+        fd, self._fd = self._fd, None
+        self._close_writeback()  # before the descriptor closes: a request may use it
+        if fd is not None:
             try:
-                file.close()
+                os.close(fd)
             except OSError:
                 pass  # the data is being thrown away anyway
 
@@ -244,6 +273,31 @@ class HashingWriter:
         self._closed = True
         self._hash_pool.shutdown(wait=False, cancel_futures=True)
         self._write_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _write_batch(fd: int, batch: list[bytes]) -> int:
+    """Write ``batch`` at ``fd``'s position, a system call per ``_IOV_MAX`` pieces; its size."""
+    total = 0
+    for first in range(0, len(batch), _IOV_MAX):
+        group = batch[first : first + _IOV_MAX]
+        size = sum(len(piece) for piece in group)
+        written = os.writev(fd, group) if hasattr(os, "writev") else 0  # Windows: none
+        if written < size:  # a short write (a signal, a nearly full disk): the rest
+            _write_rest(fd, group, written)
+        total += size
+    return total
+
+
+def _write_rest(fd: int, group: list[bytes], skip: int) -> None:
+    """Write what a short ``writev`` of ``group`` left, ``skip`` bytes in."""
+    for piece in group:
+        if skip >= len(piece):
+            skip -= len(piece)
+            continue
+        view = memoryview(piece)[skip:]
+        skip = 0
+        while view:
+            view = view[os.write(fd, view) :]
 
 
 async def _both(hashed: asyncio.Future[None], written: asyncio.Future[None], path: Path) -> None:

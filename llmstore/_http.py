@@ -30,7 +30,9 @@ __all__ = [
     "describe_error",
     "exchange",
     "get",
+    "read_chunk",
     "strong_validator",
+    "widen_reads",
 ]
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -129,6 +131,45 @@ async def exchange(
             if not watch.claim():
                 raise
             raise RetryableError(f"no data for {stall_timeout:g} s (stalled)") from None
+
+
+async def read_chunk(content: aiohttp.StreamReader) -> bytes:
+    """The next piece of a body as it came off the socket; ``b""`` at its end.
+
+    ``content.read(n)`` joins the buffered pieces into one ``bytes`` of up to
+    ``n``: a copy of every byte of a multi-gigabyte body, which costs the loop
+    thread more than the network does on a fast link. ``readchunk`` hands the
+    pieces over as they are (a few hundred KiB each); the writer batches them.
+    """
+    while True:
+        data, end_of_http_chunk = await content.readchunk()
+        if data or not end_of_http_chunk:
+            return data
+        # b"" with True: the end of one chunk of a chunked body, not of the body
+
+
+#: bytes asked of the socket per read while a body streams in
+READ_SIZE = 1024 * 1024
+
+
+def widen_reads(response: aiohttp.ClientResponse, size: int = READ_SIZE) -> None:
+    """Let the connection under ``response`` read up to ``size`` bytes per system call.
+
+    asyncio's selector transport reads at most 256 KiB at a time (its
+    ``max_size``); every read is a callback, an HTTP parser run and a piece
+    for the writer and hasher threads to take the GIL for. On a fast link
+    larger reads cut the CPU a download costs (measured for 1 GiB on loopback,
+    one stream: 4.4 s of CPU at 1 MiB against 5.5 s at 256 KiB; 4 MiB saved a
+    little more but raised the peak RSS by 30 MiB). For one stream only: N
+    connections share the link, each read is smaller anyway, and N buffers
+    would add up. ``max_size`` is an implementation detail, so this only ever
+    raises an integer that is there: other event loops are left as they are.
+    """
+    connection = response.connection
+    transport = connection.transport if connection is not None else None
+    current = getattr(transport, "max_size", None)
+    if type(current) is int and current < size:
+        transport.max_size = size  # type: ignore[union-attr]
 
 
 def strong_validator(etag: str | None, last_modified: str | None) -> str | None:

@@ -1,11 +1,14 @@
 """Parallel segmented downloads: N connections fetch pieces of one file, written in place.
 
-The file is cut into pieces of ``PIECE_SIZE`` bytes; each of N workers takes
-the lowest piece nobody holds, fetches it with ``Range: bytes=A-B`` and
-writes it into the preallocated ``.part`` at its offset. Workers move through
-the file in order, so the complete prefix grows at about the total speed and
-a hasher follows it: the SHA-256 is computed in file order while the bytes
-arrive, and after the last byte only the last few pieces remain to hash.
+The file is cut into pieces of ``PIECE_SIZE`` bytes (see ``_pieces``); each
+of N workers takes the lowest piece nobody holds, fetches it with
+``Range: bytes=A-B`` and writes it into the preallocated ``.part`` at its
+offset; once all are held, a free worker splits the largest. Workers move
+through the file in order, so the complete prefix grows at about the total
+speed and a hasher follows it: the SHA-256 is computed in file order while
+the bytes arrive, and after the last byte only the last few pieces remain to
+hash. A finished piece's writeback to disk starts at once, so the final
+sync waits for little.
 
 The sidecar records every piece's progress, so a crash or a dropped
 connection resumes each piece where it stopped. Every answer must carry the
@@ -25,7 +28,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar, final
 
@@ -38,17 +41,19 @@ from llmstore._http import (
     check_status,
     describe_error,
     exchange,
+    read_chunk,
     strong_validator,
 )
 from llmstore._partial import PartialState, read_sidecar, write_sidecar
+from llmstore._pieces import Piece, PiecePlan
 from llmstore._stall import StallWatch
+from llmstore._writeback import durable_sync, start_writeback
 from llmstore.errors import DownloadError, VerificationError
 
 __all__ = ["PIECE_SIZE", "NoRangeSupport", "SegmentedTransfer"]
 
 PIECE_SIZE = 16 * 1024 * 1024
-# Small reads and hash blocks keep N connections' buffers well under 100 MB.
-_READ_SIZE = 1024 * 1024
+# Small hash blocks keep N connections' buffers well under 100 MB.
 _HASH_BLOCK = 2 * 1024 * 1024
 _SIDECAR_EVERY = 0.5  # seconds between sidecar writes while pieces progress
 _MAX_DELAY = 30.0
@@ -68,14 +73,6 @@ class NoRangeSupport(Exception):
 
 class _Changed(Exception):
     """The file changed on the server mid-way: every piece starts again."""
-
-
-@dataclass(slots=True)
-class _Piece:
-    start: int
-    end: int  # exclusive
-    done: int  # the next byte to fetch
-    taken: bool = False
 
 
 @final
@@ -111,7 +108,7 @@ class SegmentedTransfer:
         self.retries, self.backoff = retries, backoff
         self.on_progress, self.on_stall = on_progress, on_stall
         self.state = PartialState(url=url, total=size)
-        self.pieces: list[_Piece] = []
+        self.plan = PiecePlan([])
         self.seen_partial = False  # a 206 arrived: the server does ranges
         self._fd = -1
         self._pool = ThreadPoolExecutor(connections + 1, thread_name_prefix="llmstore-segment")
@@ -147,7 +144,7 @@ class SegmentedTransfer:
                         ) from None
                     self.state = PartialState(url=self.url, total=self.size)
                     self._fresh()
-            await self._call(os.fsync, self._fd)
+            await self._call(durable_sync, self._fd)
             return digest
         finally:
             # Threads still writing must finish before the descriptor goes away.
@@ -155,10 +152,7 @@ class SegmentedTransfer:
             os.close(self._fd)
 
     def _fresh(self) -> None:
-        self.pieces = [
-            _Piece(start, min(start + self.piece_size, self.size), start)
-            for start in range(0, self.size, self.piece_size)
-        ]
+        self.plan = PiecePlan.fresh(self.size, self.piece_size)
         # The sidecar's pieces first: a preallocated .part is never without them (a
         # crash in between leaves a short file, which the next pull starts afresh).
         self._save()
@@ -177,38 +171,24 @@ class SegmentedTransfer:
             if not 0 < have < self.size:
                 return False
             os.ftruncate(self._fd, self.size)
-            pieces = [
-                _Piece(start, end, min(end, max(start, have)))
-                for start in range(0, self.size, self.piece_size)
-                for end in [min(start + self.piece_size, self.size)]
-            ]
-            self.state, self.pieces, self.seen_partial = (
-                replace(state, total=self.size),
-                pieces,
-                True,
-            )
+            self.state, self.seen_partial = replace(state, total=self.size), True
+            self.plan = PiecePlan.fresh(self.size, self.piece_size, have=have)
             self._save()
             self._report()
             return True
         if have != self.size:
             return False
-        pieces = [_Piece(s, e, d) for s, e, d in state.pieces]
-        expected = 0
-        for piece in pieces:
-            if piece.start != expected or not piece.start <= piece.done <= piece.end:
-                return False
-            expected = piece.end
-        if expected != self.size:
+        plan = PiecePlan.recorded(state.pieces, self.size)
+        if plan is None:
             return False
-        self.state, self.pieces = replace(state, pieces=None), pieces
-        self.seen_partial = any(p.done > p.start for p in pieces)
+        self.state, self.plan = replace(state, pieces=None), plan
+        self.seen_partial = plan.done_bytes() > 0
         self._report()
         return True
 
     async def _round(self) -> str:
         """One pass over the pieces: N workers and the hasher; raise the first failure."""
-        for piece in self.pieces:
-            piece.taken = False
+        self.plan.release_all()
         if self.seen_partial:
             self._ranged.set()
         hasher = asyncio.ensure_future(self._hash())
@@ -232,18 +212,11 @@ class SegmentedTransfer:
             wait(list(self._inflight))
 
     # -------------------------------------------------------------- workers
-    def _next_piece(self) -> _Piece | None:
-        for piece in self.pieces:
-            if not piece.taken and piece.done < piece.end:
-                piece.taken = True
-                return piece
-        return None
-
     async def _worker(self, first: bool) -> None:
         if not first:
             await self._ranged.wait()
         failures = 0
-        while (piece := self._next_piece()) is not None:
+        while (piece := self.plan.take()) is not None:
             before = piece.done
             try:
                 await self._fetch(piece)
@@ -270,9 +243,9 @@ class SegmentedTransfer:
             retry_after = error.retry_after if isinstance(error, RetryableError) else 0.0
             await asyncio.sleep(max(delay * random.uniform(0.5, 1.0), min(retry_after, _MAX_DELAY)))
 
-    async def _fetch(self, piece: _Piece) -> None:
-        headers = dict(self.headers)
-        headers[hdrs.RANGE] = f"bytes={piece.done}-{piece.end - 1}"
+    async def _fetch(self, piece: Piece) -> None:
+        headers, asked = dict(self.headers), piece.end  # piece.end may drop while it runs
+        headers[hdrs.RANGE] = f"bytes={piece.done}-{asked - 1}"
         validator = strong_validator(self.state.etag, self.state.last_modified)
         if validator:
             headers[hdrs.IF_RANGE] = validator
@@ -280,14 +253,19 @@ class SegmentedTransfer:
             self.session,
             self.url,
             headers,
-            lambda answer, watch: self._receive(answer, piece, watch),
+            lambda answer, watch: self._receive(answer, piece, asked, watch),
             token=self.token,
             max_redirects=self.max_redirects,
             stall_timeout=self.stall_timeout,
             on_stall=self.on_stall,
         )
 
-    async def _receive(self, answer: Answer, piece: _Piece, watch: StallWatch) -> None:
+    async def _receive(self, answer: Answer, piece: Piece, asked: int, watch: StallWatch) -> None:
+        """Write the body of the answer for bytes ``piece.done`` to ``asked`` into the piece.
+
+        ``piece.end`` may drop below ``asked`` meanwhile (another worker took the
+        upper half): the body is then read up to the new end only.
+        """
         response = answer.response
         check_status(answer, self.url, token_withheld=self.token_withheld)
         if response.status == 200:
@@ -310,23 +288,35 @@ class SegmentedTransfer:
         self._check_version(response)
         self.seen_partial = True
         self._ranged.set()
-        read, fd, size = response.content.read, self._fd, min(self.chunk_size, _READ_SIZE)
-        while True:
+        content, fd, first = response.content, self._fd, piece.done
+        while piece.done < piece.end:
             watch.waiting()
-            data = await read(size)
+            data = await read_chunk(content)
             watch.arrived()
             if not data:
                 break
-            if piece.done + len(data) > piece.end:
+            if piece.done + len(data) > asked:
                 raise VerificationError(
-                    f"{self.url} sent more than the bytes {piece.start}-{piece.end - 1} asked "
-                    "for; the server is wrong"
+                    f"{self.url} sent more than the bytes {first}-{asked - 1} asked for; "
+                    "the server is wrong"
                 )
-            await self._call(_write_all, fd, data, piece.done)
-            piece.done += len(data)
+            # Only up to the piece's end: past it (after a split) is another worker's.
+            view = memoryview(data)[: piece.end - piece.done]
+            piece.writing = len(view)
+            try:
+                await self._call(_write_all, fd, view, piece.done)
+            finally:
+                piece.writing = 0
+            piece.done += len(view)
             self._progressed()
         if piece.done < piece.end:
             raise RetryableError(f"a segment ended after {piece.done - piece.start} bytes")
+        if piece.end < asked:
+            response.close()  # the rest of the body is not wanted: drop the connection
+        # Complete: its writeback can start now, whatever the hasher has reached;
+        # not awaited, so a congested disk never holds up the next piece (the
+        # pool is joined before the descriptor closes).
+        self._pool.submit(start_writeback, fd, first, piece.done - first)
         self._save()
 
     def _check_version(self, response: aiohttp.ClientResponse) -> None:
@@ -343,17 +333,10 @@ class SegmentedTransfer:
             raise _Changed(f"the ETag changed from {state.etag} to {etag}")
 
     # --------------------------------------------------------------- hasher
-    def _prefix(self) -> int:
-        """How many bytes from the start are complete on disk."""
-        for piece in self.pieces:
-            if piece.done < piece.end:
-                return piece.done
-        return self.size
-
     async def _hash(self) -> str:
         digest, hashed = hashlib.sha256(), 0
         while hashed < self.size:
-            limit = self._prefix()
+            limit = self.plan.prefix()
             if limit <= hashed:
                 self._wake.clear()
                 await self._wake.wait()
@@ -373,12 +356,11 @@ class SegmentedTransfer:
 
     def _report(self) -> None:
         if self.on_progress is not None:
-            self.on_progress(sum(p.done - p.start for p in self.pieces), self.size)
+            self.on_progress(self.plan.done_bytes(), self.size)
 
     def _save(self) -> None:
         self._sidecar_at = time.monotonic()
-        pieces = tuple((p.start, p.end, p.done) for p in self.pieces)
-        write_sidecar(self.sidecar, replace(self.state, pieces=pieces))
+        write_sidecar(self.sidecar, replace(self.state, pieces=self.plan.records()))
 
     async def _call(self, function: Callable[..., _T], *args: object) -> _T:
         future: Future[_T] = self._pool.submit(function, *args)
@@ -387,8 +369,7 @@ class SegmentedTransfer:
         return await asyncio.wrap_future(future)
 
 
-def _write_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
+def _write_all(fd: int, view: memoryview, offset: int) -> None:
     while view:
         written = os.pwrite(fd, view, offset)
         view, offset = view[written:], offset + written

@@ -149,7 +149,8 @@ class Cli:
 def demo() -> Iterator[subprocess.Popen[str]]:
     """``llmstore --json demo``, started before the first test: its ~6 s, mostly spent
     waiting on its throttled loopback server, overlap the other tests."""
-    argv = [sys.executable, "-m", "llmstore", "--json", "demo", "--size-mb", "2"]
+    # 5 MB: over the 4 MiB below which a file is fetched in one stream.
+    argv = [sys.executable, "-m", "llmstore", "--json", "demo", "--size-mb", "5"]
     process = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -578,6 +579,8 @@ def test_demo_runs_the_whole_lifecycle_offline(demo: subprocess.Popen[str]) -> N
     assert document["steps"][0] == "generate two GGUF models to serve"
     assert document["steps"][-1] == "done: everything ran offline on 127.0.0.1"
     assert len(document["steps"]) == 9
+    assert document["steps"][2].startswith("pull demo-small: pieces over 4 connections")
+    assert document["pieces"] == 5  # 1 MiB pieces: four a connection, at least 1 MiB
 
 
 def _check_model_row(model: dict[str, Any]) -> None:
@@ -740,34 +743,66 @@ def test_a_stall_shows_in_the_progress_bar_on_a_terminal(cli: Cli) -> None:
     assert "fast: ready at" in text
 
 
-def test_sigkill_mid_segmented_pull_then_pull_fetches_only_the_missing_ranges(cli: Cli) -> None:
-    from llmstore._partial import read_sidecar
+def _missing_spans(cli: Cli, key: str, size: int) -> list[tuple[int, int]]:
+    """The byte spans (inclusive) a killed pull of ``key`` left to fetch, by its sidecar."""
+    from llmstore._partial import partial_paths, read_sidecar
 
-    sidecar = cli.models_dir / "big.gguf.part.json"
+    part, sidecar = partial_paths(cli.models_dir / f"{key}.gguf")
+    state = read_sidecar(sidecar)
+    assert state is not None
+    if state.pieces is None:  # one stream: the .part holds the file's first bytes
+        return [(part.stat().st_size, size - 1)]
+    return [(done, end - 1) for _, end, done in state.pieces if done < end]
 
-    def progressed() -> bool:
-        state = read_sidecar(sidecar) if sidecar.exists() else None
-        pieces = state.pieces if state is not None else None
-        return bool(pieces) and sum(d - s for s, _, d in pieces or ()) > 6 * MB
 
-    process = cli.start("--connections", "4", "pull", "big")
+def _asked_spans(cli: Cli, key: str, size: int) -> list[tuple[int, int]]:
+    spans = []
+    for record in cli.served.server.requests_for(f"{key}.gguf"):
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", record.range or "")
+        assert match is not None, f"a request without a Range: {record.range!r}"
+        spans.append((int(match[1]), int(match[2]) if match[2] else size - 1))
+    return sorted(spans)
+
+
+@pytest.mark.parametrize("connections", [1, 4, 8])
+@pytest.mark.parametrize("then", ["pull", "cancel"])
+def test_sigkill_mid_pull_then_pull_resumes_every_piece_or_cancel_removes_all(
+    cli: Cli, connections: int, then: str
+) -> None:
+    """The crash matrix: one stream or pieces, killed mid-way, then resumed or discarded."""
+    from llmstore._partial import partial_bytes
+
+    size, dest = SERVED["big"][0], cli.models_dir / "big.gguf"
+    process = cli.start("--connections", str(connections), "pull", "big")
     try:
-        _wait_for(progressed, "the segmented download to make progress")
+        _wait_for(lambda: partial_bytes(dest) > 6 * MB, "the download to make progress")
         process.kill()  # no cleanup: the .part and its sidecar stay
     finally:
         _stop(process)
-    state = read_sidecar(sidecar)
-    assert state is not None and state.pieces is not None and len(state.pieces) == 16
-    missing = sorted(f"bytes={done}-{end - 1}" for _, end, done in state.pieces if done < end)
-    assert len(missing) >= 2  # several pieces were under way at once
-    status = cli.json("status")
-    (partial,) = status["interrupted_downloads"]
-    assert partial["bytes"] == sum(d - s for s, _, d in state.pieces) < 40 * MB
+    missing = _missing_spans(cli, "big", size)
+    if connections > 1:  # 16 pieces of 2.5 MB, most of them still to fetch
+        assert len(missing) >= 10 and all(b + 1 - a <= size // 16 for a, b in missing), missing
+    (partial,) = cli.json("status")["interrupted_downloads"]
+    assert partial["bytes"] == size - sum(b + 1 - a for a, b in missing) >= 6 * MB
+    if then == "cancel":
+        assert cli.json("cancel", "big")["discarded"] is True
+        assert cli.temporary_files() == [] and not dest.exists()
+        assert cli.json("status")["interrupted_downloads"] == []
+        return
     cli.served.server.clear_requests()
-    resumed = cli.run("--connections", "4", "pull", "big")
+    resumed = cli.run("--connections", str(connections), "pull", "big")
     assert resumed.returncode == 0, resumed.stderr
-    asked = sorted(r.range or "" for r in cli.served.server.requests_for("big.gguf"))
-    assert asked == missing
-    path = cli.models_dir / "big.gguf"
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == cli.served.sha256["big"]
+    asked = _asked_spans(cli, "big", size)
+    # Only missing bytes were asked for, and all of them: a piece resumes where it
+    # stopped; a free connection may take the upper half of one (a second request
+    # inside the same missing span).
+    assert all(any(a <= x and y <= b for a, b in missing) for x, y in asked), (asked, missing)
+    assert {start for start, _ in missing} <= {start for start, _ in asked}
+    for a, b in missing:
+        reach = a
+        for x, y in asked:  # sorted by start
+            if x <= reach <= y:  # (missing spans may touch: stop at this one's end)
+                reach = max(reach, min(y, b) + 1)
+        assert reach == b + 1, f"bytes {reach}-{b} were never asked for"
+    assert hashlib.sha256(dest.read_bytes()).hexdigest() == cli.served.sha256["big"]
     assert cli.temporary_files() == []

@@ -67,6 +67,7 @@ def install_pause(at: str, kind: str, nth: int) -> None:
     """
     seen: Counter[str] = Counter()
     real_fsync, real_replace = os.fsync, os.replace
+    real_fdatasync = getattr(os, "fdatasync", os.fsync)
     renamed: list[str] = []
 
     def hang(path: str) -> None:
@@ -75,7 +76,7 @@ def install_pause(at: str, kind: str, nth: int) -> None:
             emit("pause", at=at, kind=kind, path=path)
             time.sleep(PAUSE_SECONDS)
 
-    def fsync(fd: Any) -> None:
+    def pause_at_sync(fd: Any) -> None:
         if at == "fsync":
             number = fd if isinstance(fd, int) else fd.fileno()
             path = os.readlink(f"/proc/self/fd/{number}")
@@ -85,7 +86,14 @@ def install_pause(at: str, kind: str, nth: int) -> None:
                 renamed.clear()
             if found == kind:
                 hang(path)
+
+    def fsync(fd: Any) -> None:
+        pause_at_sync(fd)
         real_fsync(fd)
+
+    def fdatasync(fd: Any) -> None:  # what a download's final sync is
+        pause_at_sync(fd)
+        real_fdatasync(fd)
 
     def replace(src: Any, dst: Any, **options: Any) -> None:
         found = kind_of(os.fspath(src))
@@ -96,6 +104,8 @@ def install_pause(at: str, kind: str, nth: int) -> None:
             renamed.append(os.fspath(dst))
 
     os.fsync = fsync
+    if hasattr(os, "fdatasync"):
+        os.fdatasync = fdatasync
     os.replace = replace
 
 
@@ -119,8 +129,8 @@ async def main(config: dict[str, Any]) -> None:
         catalog=[ModelSpec.model_validate(spec) for spec in config["catalog"]],
         wait_for_lock=config.get("wait_for_lock", True),
         loader=loader if loader_seconds else None,
-        # The kill points and request counts of these tests are the single stream's;
-        # downloads in pieces have crash tests of their own (tests/llmstore/test_segments.py).
+        # One stream unless told: the request counts of most tests are the single
+        # stream's (the crash matrix runs both).
         connections=int(config.get("connections", 1)),
     )
     key = config["key"]

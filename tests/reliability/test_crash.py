@@ -1,6 +1,7 @@
 """Crash recovery: a pull killed with SIGKILL at random points leaves a consistent store.
 
-A child process pulls a throttled model from a loopback server running in
+A child process pulls a throttled model (in one stream, and in pieces over 4
+connections) from a loopback server running in
 this process; it is killed during the transfer (at a random byte), while the
 finished ``.part`` is fsynced before verification, right before and right
 after the rename, while the sidecar or the state file is being replaced, or
@@ -14,6 +15,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from llmstore import ModelStatus, create_llm_store_default_model
+from llmstore._partial import read_sidecar
 from llmstore._persist import FORMAT
 from llmstore.store import STATE_FILE_NAME
 
@@ -70,12 +73,44 @@ def _check_state_file(models_dir: Path) -> None:
     assert isinstance(document["state"], dict)
 
 
+def _missing(models_dir: Path, name: str, size: int) -> list[tuple[int, int]]:
+    """The byte spans (inclusive) the kept ``.part`` lacks, as its sidecar says."""
+    state = read_sidecar(models_dir / (name + ".part.json"))
+    assert state is not None
+    if state.pieces is None:  # one stream: the file's first bytes
+        return [((models_dir / (name + ".part")).stat().st_size, size - 1)]
+    return [(done, end - 1) for _, end, done in state.pieces if done < end]
+
+
+def _check_pieces_asked(requests: list[Any], missing: list[tuple[int, int]], size: int) -> None:
+    """Only missing bytes were asked for, and all of them (a split piece: two requests)."""
+    asked = []
+    for request in requests:
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", request.range or "")
+        assert match is not None, f"a request without a Range: {request.range!r}"
+        asked.append((int(match[1]), int(match[2]) if match[2] else size - 1))
+    asked.sort()
+    assert all(any(a <= x and y <= b for a, b in missing) for x, y in asked), (asked, missing)
+    for a, b in missing:
+        reach = a
+        for x, y in asked:
+            if x <= reach <= y:
+                reach = max(reach, min(y, b) + 1)
+        assert reach == b + 1, f"bytes {reach}-{b} were never asked for"
+
+
 async def _recover_and_finish(
-    models_dir: Path, served: ServedModel, server: ThreadedServer, helpers: Helpers
+    models_dir: Path,
+    served: ServedModel,
+    server: ThreadedServer,
+    helpers: Helpers,
+    connections: int = 1,
 ) -> None:
     spec = served.spec(server.url_for(served.filename))
     name = served.filename
-    store = create_llm_store_default_model(models_dir=models_dir, catalog=[spec], connections=1)
+    store = create_llm_store_default_model(
+        models_dir=models_dir, catalog=[spec], connections=connections
+    )
     async with store:
         assert store.warnings == [], "a torn state file or a stray file was found"
         model = store.model(served.key)
@@ -89,6 +124,7 @@ async def _recover_and_finish(
         assert names <= allowed, f"orphan files kept: {sorted(names - allowed)}"
         assert (name in names) == (model.status is ModelStatus.READY)
         kept = (models_dir / (name + ".part")).stat().st_size if resumable <= names else None
+        missing = _missing(models_dir, name, served.size) if kept is not None else None
 
         before = len(server.requests_for(name))
         await store.start_model_download(served.key)
@@ -97,6 +133,10 @@ async def _recover_and_finish(
         requests = server.requests_for(name)[before:]
         if kept is None and name in names:
             assert requests == [], "an installed file was downloaded again"
+        elif connections > 1:
+            # In pieces: a kept .part resumes every piece where its sidecar says.
+            whole = [(0, served.size - 1)]
+            _check_pieces_asked(requests, whole if missing is None else missing, served.size)
         else:
             assert len(requests) == 1
             expected = f"bytes={kept}-" if kept else None
@@ -105,10 +145,20 @@ async def _recover_and_finish(
     _check_state_file(models_dir)
 
 
+def _sent(server: ThreadedServer, name: str) -> int:
+    """Body bytes sent for ``name`` over every request (pieces come in many)."""
+    return sum(record.bytes_sent for record in server.requests_for(name))
+
+
+#: the points where a download in pieces differs from one stream (the state file's
+#: and the loader's do not depend on how the bytes came)
+_PIECES_POINTS = [point for point in KILL_POINTS if not point[0].startswith(("state-", "loader"))]
+
+
 @pytest.mark.parametrize(
-    ("pause", "loader_seconds", "kill_at"),
-    [point[1:] for point in KILL_POINTS],
-    ids=[point[0] for point in KILL_POINTS],
+    ("pause", "loader_seconds", "kill_at", "connections"),
+    [(*point[1:], 1) for point in KILL_POINTS] + [(*point[1:], 4) for point in _PIECES_POINTS],
+    ids=[point[0] for point in KILL_POINTS] + [f"{p[0]}-pieces" for p in _PIECES_POINTS],
 )
 def test_sigkill_leaves_a_consistent_store_that_a_later_pull_completes(
     models_dir: Path,
@@ -119,6 +169,7 @@ def test_sigkill_leaves_a_consistent_store_that_a_later_pull_completes(
     pause: dict[str, Any] | None,
     loader_seconds: float,
     kill_at: int | None,
+    connections: int,
 ) -> None:
     url = threaded_server.url_for(served.filename)
     asyncio.run(_save_initial_state(models_dir, served, url))
@@ -129,10 +180,11 @@ def test_sigkill_leaves_a_consistent_store_that_a_later_pull_completes(
         key=served.key,
         pause=pause,
         loader_seconds=loader_seconds,
+        connections=connections,
     )
     if kill_at is not None:
         deadline = time.monotonic() + 30
-        while threaded_server.bytes_sent(served.filename) < kill_at:
+        while _sent(threaded_server, served.filename) < kill_at:
             assert worker.process.poll() is None, f"worker ended early: {worker.stderr}"
             assert time.monotonic() < deadline, "the transfer did not reach the kill point"
             time.sleep(0.002)
@@ -145,4 +197,4 @@ def test_sigkill_leaves_a_consistent_store_that_a_later_pull_completes(
 
     _check_state_file(models_dir)
     threaded_server.clear_faults()
-    asyncio.run(_recover_and_finish(models_dir, served, threaded_server, helpers))
+    asyncio.run(_recover_and_finish(models_dir, served, threaded_server, helpers, connections))
