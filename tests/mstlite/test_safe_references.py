@@ -232,3 +232,36 @@ def test_a_patch_far_past_the_end_is_still_refused() -> None:
         apply_patch(store, [{"op": "replace", "path": "/owner", "value": None},
                             {"op": "remove", "path": "/srefs/1"}])
     assert get_snapshot(store)["srefs"] == ["e"]
+
+
+def test_undoing_several_references_set_before_their_target_arrived() -> None:
+    """Undoing removes the target first, which clears both references to it at once:
+    the later inverse patches name places past the end (``add`` appends, ``remove``
+    is done already), as MST undoes the same stream."""
+    store = Store.create({"byid": {"c": {"id": "c"}}})
+    before = get_snapshot(store)
+    recorder = record_patches(store)
+
+    def change(s: Store) -> None:
+        apply_snapshot(s.srefs, ["e", "e", "c"])
+        apply_snapshot(s, {"owner": {"id": "b"}, "byid": {"e": {"id": "e"}}, "srefs": ["e", "e"]})
+
+    store.run(change)
+    recorder.stop()
+    assert get_snapshot(store)["srefs"] == ["e", "e"]
+    recorder.undo()
+    assert get_snapshot(store) == before
+
+
+def test_a_replace_past_the_end_after_clearing_only_appends_at_the_end() -> None:
+    """MST's array ``replace`` past its end appends only at the end itself (further out
+    it would fill the gap with ``undefined``): mstlite refuses that."""
+    store = Store.create({"owner": {"id": "e"}, "srefs": ["e", "e"], "byid": {"x": {"id": "x"}}})
+    apply_patch(store, [{"op": "replace", "path": "/owner", "value": None},
+                        {"op": "replace", "path": "/srefs/0", "value": "x"}])
+    assert get_snapshot(store)["srefs"] == ["x"]
+    store = Store.create({"owner": {"id": "e"}, "srefs": ["e", "e"], "byid": {"x": {"id": "x"}}})
+    with pytest.raises(Exception, match="out of range"):
+        apply_patch(store, [{"op": "replace", "path": "/owner", "value": None},
+                            {"op": "replace", "path": "/srefs/1", "value": "x"}])
+    assert get_snapshot(store)["srefs"] == ["e", "e"]
