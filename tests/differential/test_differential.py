@@ -53,11 +53,6 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         {"k": "merge", "t": ["smap"], "v": {"b": "y", "1": ""}}]]},
     "unknown keys in a snapshot are rejected": {"init": {}, "steps": [[
         {"k": "set", "t": [], "p": "owner", "v": {"id": "a", "zz": 1}}]]},
-    "16.3 (part) one array's references to one target, set at different times, are cleared "
-    "in position order, not in the order they were set": {
-        "init": {"items": [{"id": "b"}], "srefs": ["b"]},
-        "steps": [[{"k": "insert", "t": ["srefs"], "i": 0, "v": "b"},
-                   {"k": "destroy", "t": ["items", 0]}]]},
     "stream limit: a move inside an array replays as destroy + create": {
         "init": {"items": [{"id": "a"}, {"id": "c"}, {"id": "b"}], "srefs": ["c", "b", "a"]},
         "steps": [[{"k": "splice", "t": ["items"], "i": 1, "n": 2,
