@@ -11,6 +11,7 @@ index clears by number, across holders. Plain arrays pay nothing for it.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from mstlite._node.identifiers import watch
@@ -23,25 +24,22 @@ __all__ = ["ReferenceArrayNode", "kept_references"]
 def kept_references(removed: list[Any], values: list[Any]) -> list[int]:
     """For each of ``values`` replacing ``removed``, the offset in ``removed`` of the
     reference it keeps, or -1 for a new one: MST's reconcileArrayChildren for scalar
-    items (a value equal to the old item at its place keeps it; else the first equal
-    old item further on moves there; else a new item goes in before the rest; a
-    live node given is always a new reference)."""
-    old = list(range(len(removed)))  # MST's oldNodes, as its loop rearranges them
+    items, in linear time.
+
+    MST keeps the old item at a value's place when it is equal, else moves there
+    the first equal old item further on, else puts a new item in before the rest.
+    At each place the old items further on are exactly those not taken yet, in
+    their first order, so a value keeps the first untaken old item equal to it. A
+    live node given is always a new reference (MST compares it with the item's
+    node, never equal).
+    """
+    untaken: dict[Any, deque[int]] = {}
+    for offset, item in enumerate(removed):
+        untaken.setdefault(item, deque()).append(offset)
     plan: list[int] = []
-    for position, value in enumerate(values):
-        match = -1
-        if not isinstance(value, Node):
-            for later in range(position, len(old)):
-                if removed[old[later]] == value:
-                    match = later
-                    break
-        if match < 0:
-            old.insert(position, -1)
-            plan.append(-1)
-        else:
-            offset = old.pop(match)
-            old.insert(position, offset)
-            plan.append(offset)
+    for value in values:
+        offsets = None if isinstance(value, Node) else untaken.get(value)
+        plan.append(offsets.popleft() if offsets else -1)
     return plan
 
 
