@@ -130,8 +130,9 @@ def invalidate_safe_references(tree: Tree, nodes: list[Node]) -> None:
     node: it is cleared even when a new node with the same identifier already
     took the target's place (an ``apply_snapshot`` moving an identifier to an
     earlier property), but not when a node of another type keeps the
-    identifier, nor when it was set while the identifier was ambiguous (MST
-    watches such a reference only once the action ends: ``_watch_at_end``).
+    identifier, nor when it was set in this action while its target was missing
+    or ambiguous (MST watches such a reference only once the action ends:
+    ``_watch_at_end``).
     References are cleared one by one in the order they started watching their
     target, whichever holder and position each is in: in MST each reference
     registers its own hook on the target when it is made (or at the end of the
@@ -195,8 +196,10 @@ def watch(tree: Tree, identifier: str, holder: Node) -> int:
     tx = tree.rt.tx
     if tx is None:
         return seq
-    if targets is not None:  # two nodes with it, while a snapshot or patches apply
-        tx.waiting.add(seq)
+    # Missing, or two nodes with it (while a snapshot or patches apply): MST's reference
+    # watches no node until the action ends (its retry), so a target that arrives and
+    # leaves again in the action does not clear it; the end of the action decides.
+    tx.waiting.add(seq)
     tx.at_end.append((_watch_at_end, tree, identifier, holder, seq))
     return seq
 

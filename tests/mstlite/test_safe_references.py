@@ -406,3 +406,27 @@ def test_map_entries_take_their_place_in_the_order() -> None:
     assert _paths(patches) == [("remove", "/srefs/1"), ("remove", "/smap/k"),
                                ("remove", "/smap/j"), ("replace", "/srefs"),
                                ("replace", "/items")]
+
+
+def test_a_reference_waiting_for_its_target_is_decided_at_the_end_of_the_action() -> None:
+    """Written while its target is missing, a reference watches nothing until the action
+    ends (MST's retry): the target arriving and leaving again in the action does not
+    clear it; the end of the action does, unless the target is back by then."""
+    store = Store.create({})
+    patches = _patches(store)
+
+    def arrive_and_leave(s: Store, back: bool) -> None:
+        s.srefs.append("d")  # type: ignore[arg-type]  # an identifier
+        s.owner = {"id": "d"}  # type: ignore[assignment]  # a snapshot
+        s.owner = None
+        if back:
+            s.items.append({"id": "d"})  # type: ignore[arg-type]
+
+    store.run(lambda s: arrive_and_leave(s, False))
+    assert _paths(patches) == [("add", "/srefs/0"), ("replace", "/owner"),
+                               ("replace", "/owner"), ("replace", "/srefs")]
+    patches.clear()
+    store.run(lambda s: arrive_and_leave(s, True))
+    assert _paths(patches) == [("add", "/srefs/0"), ("replace", "/owner"),
+                               ("replace", "/owner"), ("add", "/items/0")]
+    assert store.srefs[0] is store.items[0]
