@@ -90,7 +90,7 @@ class ReferenceArrayNode(ArrayNode):
             return
         removed = self._items[index : index + remove]
         super()._splice(index, remove, values, normalized, detach)
-        plan = kept_references(removed, values)
+        plan = kept_references(removed, values) if removed else [-1] * len(values)
         if len(plan) == len(removed) and all(map(int.__eq__, plan, range(len(plan)))):
             return  # every item kept in its place (nothing changed, or equal values)
         seqs = self._seqs
