@@ -140,23 +140,30 @@ class TreeDocument(rfc6902.Document):
             raise PatchError(f"cannot be applied: {error}; nothing was changed") from None
 
     def _past_clearing(self, container: ArrayNode, key: str, op: str) -> bool:
-        """Whether ``key`` names a place past the end of ``container``, by no more than
-        the safe references this patch list cleared from it (then MST's own patches are
-        satisfied there: its undo of a step that set a safe reference before its
-        target arrived removes the target first, which clears the reference).
+        """Whether ``key`` names a place past the end of ``container`` that MST's own
+        undo stream may name there: the safe references this patch list cleared from
+        the array left it shorter than the stream's patches count on (MST's undo of a
+        step that set safe references before their targets arrived removes the
+        targets first, which clears the references).
 
-        Such a ``remove`` is done already and a ``replace`` or ``add`` appends, as
-        MST does; anything further past the end is refused as RFC 6902 says.
+        The array is then as many items short as references were cleared and not yet
+        accounted for: a ``remove`` up to that far past the end is done already (one
+        fewer missing), an ``add`` up to that far appends (still as many missing:
+        MST splices past the end, which appends), and a ``replace`` at the end
+        appends (one fewer missing), as MST does. Anything else past the end is
+        refused, as RFC 6902 says.
         """
         cleared = self.root._tree.cleared_refs
-        count = cleared.get(container, 0) if cleared else 0
-        if not count or not (key.isdigit() and key.isascii()):
+        missing = cleared.get(container, 0) if cleared else 0
+        if not missing or not (key.isdigit() and key.isascii()):
             return False
-        end = len(container._items) + (1 if op == "add" else 0)  # the first index refused
-        if not end <= int(key) < end + count:
+        length, position = len(container._items), int(key)
+        if op == "add":
+            return length < position <= length + missing
+        if not (position == length if op == "replace" else length <= position < length + missing):
             return False
         assert cleared is not None
-        cleared[container] = count - 1
+        cleared[container] = missing - 1
         return True
 
     def get(self, parts: list[str], op: str) -> Any:

@@ -60,8 +60,9 @@ class Transaction:
         # (function, *args) run when the outermost action returns, still inside it (what
         # can only be decided once the whole action ran: a dangling safe reference).
         self.at_end: list[tuple[Any, ...]] = []
-        # Keys of what waits for at_end to take effect (safe references set while their
-        # identifier was ambiguous: nothing clears them before the action ends).
+        # Keys of what waits for at_end to take effect (the numbers of safe references
+        # set while their target was missing or ambiguous: nothing clears them before
+        # the action ends).
         self.waiting: set[Any] = set()
         #: The id of the flow this transaction is a stretch of (0 for a plain action).
         self.flow = 0

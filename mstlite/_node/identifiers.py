@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from mstlite._engine.transaction import Transaction
@@ -14,12 +16,15 @@ __all__ = [
     "IDENTIFIER",
     "add_safe_reference",
     "drop_dangling_at_creation",
+    "forget_holder",
     "invalidate_safe_references",
     "move_back",
     "move_nodes",
     "reference_targets",
     "register",
+    "restore_number",
     "unregister",
+    "watch",
 ]
 
 Journal = list[tuple[Any, ...]]
@@ -70,7 +75,8 @@ def move_nodes(nodes: list[Node], old: Tree, new: Tree, journal: Journal) -> Non
     for identifier, holders in list(old.safe_refs.items()):
         inside = [h for h in holders if id(h) in member]
         if inside:
-            new.safe_refs.setdefault(identifier, {}).update(dict.fromkeys(inside))
+            # The same per-slot registrations: they belong to the holder's slots.
+            new.safe_refs.setdefault(identifier, {}).update({h: holders[h] for h in inside})
     journal.append((move_back, nodes, old, new))
 
 
@@ -124,14 +130,18 @@ def invalidate_safe_references(tree: Tree, nodes: list[Node]) -> None:
     node: it is cleared even when a new node with the same identifier already
     took the target's place (an ``apply_snapshot`` moving an identifier to an
     earlier property), but not when a node of another type keeps the
-    identifier, nor when it was set while the identifier was ambiguous (MST
-    watches such a reference only once the action ends: ``_watch_at_end``).
-    Holders are cleared in the order they referenced the identifier (each
-    reference watches its target from when it is set, and the target's hooks
-    call the watchers in that order).
+    identifier, nor when it was set in this action while its target was missing
+    or ambiguous (MST watches such a reference only once the action ends:
+    ``_watch_at_end``).
+    References are cleared one by one in the order they started watching their
+    target, whichever holder and position each is in: in MST each reference
+    registers its own hook on the target when it is made (or at the end of the
+    action that made it, when the target was missing then), and the target's
+    hooks run in that order. ``watch`` numbers them in that order.
     """
     tx = tree.rt.tx
     waiting = tx.waiting if tx is not None else ()
+    journal = tx.journal if tx is not None else None
     for node in nodes:
         identifier = node._identifier()
         holders = tree.safe_refs.get(identifier) if identifier is not None else None
@@ -141,45 +151,112 @@ def invalidate_safe_references(tree: Tree, nodes: list[Node]) -> None:
         kind = node._type
         if any(other._type is not kind for other in tree.ids.get(identifier, ())):
             continue
-        for holder in list(holders):
+        found: list[tuple[int, Node, Any]] = []
+        for holder, keys in list(holders.items()):
             if not holder._alive or holder._tree is not tree:
-                holders.pop(holder, None)
-            elif (identifier, holder) not in waiting:
-                holder._drop_safe_reference(identifier)
+                forget_holder(holders, holder, journal)
+            else:
+                found.extend(
+                    (seq, holder, where) for seq, where in holder._references_to(identifier, keys)
+                )
+        found.sort(key=itemgetter(0))  # numbers are unique: holders are never compared
+        for seq, holder, where in found:
+            if seq not in waiting:
+                holder._clear_reference(identifier, where)
 
 
-def add_safe_reference(tree: Tree, identifier: str, holder: Node) -> None:
-    """Index that ``holder`` keeps a safe reference to ``identifier``.
+def forget_holder(holders: dict[Node, Any], holder: Node, journal: Journal | None) -> None:
+    """Take a holder that left the tree out of its index (back again on rollback: the
+    transaction may yet bring it back)."""
+    keys = holders.pop(holder, None)
+    if journal is not None:
+        journal.append((holders.__setitem__, holder, keys))
+
+
+#: Numbers safe references in the order they start watching their target (global, so
+#: references that move to another tree with their holder keep their order there).
+_clock = itertools.count(1)
+
+
+def watch(tree: Tree, identifier: str, holder: Node) -> int:
+    """A new safe reference to ``identifier`` held by ``holder`` starts watching its
+    target: its number in the clearing order.
 
     When no such node is in the tree the reference is dropped, as MST does:
     at the end of the tree's creation (``drop_dangling_at_creation``), or at
-    the end of the running action, since its target may still arrive in it.
+    the end of the running action, since its target may still arrive in it
+    (then it watches from that moment on, as MST's retry does).
     """
-    holders = tree.safe_refs.setdefault(identifier, {})
-    holders.pop(holder, None)  # a holder set anew watches from now on (MST's order)
-    holders[holder] = None
+    seq = next(_clock)
     if tree.fresh:
-        return
+        return seq
     targets = tree.ids.get(identifier)
     if targets is not None and len(targets) == 1:
-        return
+        return seq
     tx = tree.rt.tx
     if tx is None:
+        return seq
+    # Missing, or two nodes with it (while a snapshot or patches apply): MST's reference
+    # watches no node until the action ends (its retry), so a target that arrives and
+    # leaves again in the action does not clear it; the end of the action decides.
+    tx.waiting.add(seq)
+    tx.at_end.append((_watch_at_end, tree, identifier, holder, seq))
+    return seq
+
+
+def add_safe_reference(tree: Tree, identifier: str, holder: Node, key: Any) -> None:
+    """Index that ``holder`` keeps a safe reference to ``identifier`` in slot ``key``.
+
+    A model property or a map entry is one slot: its registration number is
+    kept in the index (``{key: number}``). Writing the identifier its slot
+    already refers to keeps the reference, and its place in the clearing order
+    (MST reconciles the reference node). An array numbers its own items
+    (``ReferenceArrayNode``): only the holder is indexed here.
+    """
+    holders = tree.safe_refs.setdefault(identifier, {})
+    if holder._numbers_items:
+        holders.setdefault(holder, None)
         return
-    if targets is not None:  # two nodes with it, while a snapshot or patches apply
-        tx.waiting.add((identifier, holder))
-    tx.at_end.append((_watch_at_end, tree, identifier, holder))
+    keys = holders.get(holder)
+    if keys is None:
+        keys = holders[holder] = {}
+    elif key in keys and holder._slot_value(key) == identifier:
+        return
+    old = keys.get(key)
+    keys[key] = watch(tree, identifier, holder)
+    tx = tree.rt.tx
+    if tx is not None and not tree.fresh:
+        tx.journal.append((restore_number, keys, key, old))
 
 
-def _watch_at_end(tree: Tree, identifier: str, holder: Node) -> None:
+def restore_number(keys: dict[Any, int], key: Any, old: int | None) -> None:
+    """Undo a slot's new registration number (``old``: ``None`` when it had none)."""
+    if old is None:
+        keys.pop(key, None)
+    else:
+        keys[key] = old
+
+
+def _watch_at_end(tree: Tree, identifier: str, holder: Node, seq: int) -> None:
     """End of the action that wrote a dangling (or ambiguous) safe reference: drop it
-    if its target did not arrive (one reference per write, in the order written, as
-    MST); else it watches its target from now on."""
+    if its target did not arrive (each reference, in the order written, as MST); else
+    it watches its target from now on (a new number). A reference no longer there
+    (removed, rolled back, or written over) is left alone."""
     tx = tree.rt.tx
     if tx is not None:
-        tx.waiting.discard((identifier, holder))
-    if identifier not in tree.ids and holder._alive and holder._tree is tree:
-        holder._drop_safe_reference(identifier, once=True)
+        tx.waiting.discard(seq)
+    if not holder._alive or holder._tree is not tree:
+        return
+    keys = tree.safe_refs.get(identifier, {}).get(holder)
+    where = next((w for s, w in holder._references_to(identifier, keys) if s == seq), None)
+    if where is None:
+        return
+    if identifier not in tree.ids:
+        holder._clear_reference(identifier, where)
+        return
+    entry = holder._renumber_reference(keys, where, next(_clock))
+    if tx is not None:
+        tx.journal.append(entry)
 
 
 def drop_dangling_at_creation(tree: Tree) -> None:

@@ -17,6 +17,7 @@ from mstlite._engine.reactivity import Atom, Derivation
 from mstlite._engine.runtime import IDLE, Runtime, current_runtime, foreign_use
 from mstlite._engine.transaction import Transaction, run_in_transaction
 from mstlite._node.extras import NodeExtras
+from mstlite._node.holders import ReferenceHolder
 from mstlite._node.identifiers import (
     invalidate_safe_references,
     move_nodes,
@@ -47,7 +48,7 @@ class _Removed:
 REMOVED: Any = _Removed()
 
 
-class Node:
+class Node(ReferenceHolder):
     """Base of live nodes. Internal: users see Model, ArrayNode and MapNode."""
 
     __slots__ = ("__weakref__", "_alive", "_atoms", "_ext", "_key", "_parent", "_snap", "_tree")
@@ -365,11 +366,6 @@ class Node:
 
     def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
         """Take ``child`` out of its slot (it is then destroyed, or detached)."""
-        raise NotImplementedError
-
-    def _drop_safe_reference(self, identifier: str, once: bool = False) -> None:
-        """Clear the safe references to ``identifier`` held by this node (``once``: the
-        first one only)."""
         raise NotImplementedError
 
     def _call_hook(self, name: str) -> None:

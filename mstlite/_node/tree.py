@@ -59,8 +59,10 @@ class Tree:
         self.snapshot_listeners: list[list[Any]] = []
         # Called with each committed transaction that changed this tree (undo managers).
         self.commit_hooks: list[Callable[[Transaction], None]] = []
-        # identifier -> containers holding a safe reference to it (ordered).
-        self.safe_refs: dict[str, dict[Node, None]] = {}
+        # identifier -> the containers holding a safe reference to it, each with the
+        # registration number of each of its slots (a model or a map: slot -> number;
+        # None for an array, which numbers its own items): see _node/identifiers.py.
+        self.safe_refs: dict[str, dict[Node, dict[Any, int] | None]] = {}
         # While a snapshot is applied (it is valid or not as a whole): the nodes built
         # with an identifier already in the tree, checked once it is applied.
         self.deferred_ids: list[Node] | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, Generic, SupportsIndex, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, SupportsIndex, TypeVar, overload
 
 from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
@@ -40,6 +40,9 @@ class ArrayType(NodeType, Generic[T]):
         ) -> list[T]: ...
 
     is_complex = True
+    #: The node class of arrays of safe references: ``ReferenceArrayNode``, which puts
+    #: itself here (its module is imported by the reference type's).
+    reference_node: ClassVar[type[ArrayNode]]
 
     def __init__(self, item: Type) -> None:
         super().__init__(f"list[{item.name}]")
@@ -69,11 +72,12 @@ class ArrayType(NodeType, Generic[T]):
 
         Complex items become child nodes; plain items are stored as their snapshots.
         """
-        node = ArrayNode.__new__(ArrayNode)
+        item = self.item
+        numbered = not item.is_complex and item.contains_safe_references()
+        node = ArrayNode.__new__(ArrayType.reference_node if numbered else ArrayNode)
         node._init_node(parent, key, tree, snapshot)
         node._type = self
-        item = self.item
-        if item.is_complex or item.contains_safe_references():
+        if item.is_complex or numbered:
             tree = node._tree
             build = item.instantiate
             node._items = [
@@ -81,6 +85,8 @@ class ArrayType(NodeType, Generic[T]):
                 for index, value in enumerate(snapshot)
             ]
             node._snaps = list(snapshot) if item.is_complex else None
+            if numbered:
+                node._number_all()
         else:
             node._items = list(snapshot)
             node._snaps = None
@@ -103,6 +109,9 @@ class ArrayNode(Node, MutableSequence[Any]):
     _snaps: list[Any] | None
     # Children whose snapshot changed since _snaps was last brought up to date.
     _dirty: set[Node] | None
+
+    def _number_all(self) -> None:
+        """Number the items in MST's clearing order (only arrays of safe references)."""
 
     def _children(self) -> Iterator[Node]:
         for value in self._items:
@@ -359,17 +368,6 @@ class ArrayNode(Node, MutableSequence[Any]):
 
     def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
         self._splice(child._key, 1, [], detach=detach)
-
-    def _drop_safe_reference(self, identifier: str, once: bool = False) -> None:
-        # First to last, as MST (each item watches the target; the first watched first).
-        while identifier in self._items:
-            self._splice(self._items.index(identifier), 1, [])
-            cleared = self._tree.cleared_refs
-            if cleared is not None:
-                cleared[self] = cleared.get(self, 0) + 1
-            if once:
-                return
-
 
 def _undo_splice(
     node: ArrayNode, index: int, added: int, removed: list[Any], removed_snaps: list[Any]

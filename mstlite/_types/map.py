@@ -261,11 +261,15 @@ class MapNode(Node, MutableMapping[str, Any]):
     def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
         self._delete(child._key, detach)
 
-    def _drop_safe_reference(self, identifier: str, once: bool = False) -> None:
+    def _slot_value(self, key: Any) -> Any:
+        return self._items.get(key)
+
+    def _clear_reference(self, identifier: str, where: Any) -> None:
+        del self[where]
+
+    def _drop_safe_reference(self, identifier: str) -> None:
         for key in [k for k, v in self._items.items() if v == identifier]:
             del self[key]
-            if once:
-                return
 
 
 def _identifier_attribute(kind: Type | None) -> str | None:

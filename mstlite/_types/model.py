@@ -324,14 +324,18 @@ class ModelNode(Node):
             new = kind.reconcile_normalized(child, snapshot, self, name, tx)
         self._put_slot(tx, name, child, new, True, detach)
 
-    def _drop_safe_reference(self, identifier: str, once: bool = False) -> None:
+    def _slot_value(self, key: Any) -> Any:
+        return self._data.get(key)
+
+    def _clear_reference(self, identifier: str, where: Any) -> None:
         tx = self._tree.rt.tx
         assert tx is not None
+        self._put_slot(tx, where, identifier, None, True)
+
+    def _drop_safe_reference(self, identifier: str) -> None:
         for name, kind in type(self)._mst_type.built_props:
             if kind.contains_safe_references() and self._data[name] == identifier:
-                self._put_slot(tx, name, identifier, None, True)
-                if once:
-                    return
+                self._clear_reference(identifier, name)
 
     def __repr__(self) -> str:
         state = "" if self._alive else " (dead)"

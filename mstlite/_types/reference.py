@@ -10,13 +10,14 @@ from pydantic_core import core_schema as cs
 from mstlite._node.identifiers import IDENTIFIER, add_safe_reference
 from mstlite._node.node import Node
 from mstlite._types.base import Type, where
+from mstlite._types.reference_array import ReferenceArrayNode
 from mstlite.errors import InvalidReferenceError, TreeError
 
 if TYPE_CHECKING:
     from mstlite._engine.transaction import Transaction
     from mstlite._node.tree import Tree
 
-__all__ = ["ReferenceType"]
+__all__ = ["ReferenceArrayNode", "ReferenceType"]  # the first: arrays of safe references
 
 
 class ReferenceType(Type):
@@ -44,7 +45,7 @@ class ReferenceType(Type):
 
     def instantiate(self, snapshot: Any, parent: Node | None, key: Any, tree: Tree | None) -> Any:
         if self.safe and parent is not None and tree is not None:
-            add_safe_reference(tree, snapshot, parent)
+            add_safe_reference(tree, snapshot, parent, key)
         return snapshot
 
     def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
@@ -62,7 +63,7 @@ class ReferenceType(Type):
         else:
             identifier = self.normalize(value, where(parent, key))
         if self.safe:
-            add_safe_reference(parent._tree, identifier, parent)
+            add_safe_reference(parent._tree, identifier, parent, key)
         return identifier
 
     def resolve(self, identifier: str, owner: Node | None) -> Any:

@@ -29,7 +29,6 @@ from .case import (
 )
 
 __all__ = [
-    "clearing_order",
     "dangling_clearings",
     "detach_clearings",
     "explain_stream",
@@ -114,33 +113,6 @@ def dangling_clearings(case: Case, mine: Pairs, theirs: Pairs) -> Streams:
                 and _same(case, [second, first], theirs[i : i + 2])):
             mine[i], mine[i + 1] = second, first
     return mine, theirs
-
-
-def _clearing_kind(pair: Pair) -> Pair:
-    """What a clearing does, without the index: ``replace /srefs []`` is how both
-    sides remove the last item of an array, so it counts as a removal."""
-    if pair[0]["path"] == "/sref":
-        return ({"op": "replace", "path": "/sref"}, {})
-    return ({"op": "remove", "path": "/srefs/N"}, {})
-
-
-def _canonical_clearing_runs(pairs: list[Pair]) -> list[Pair]:
-    out: list[Pair] = []
-    run: list[Pair] = []
-    for pair in [*pairs, None]:
-        if pair is not None and is_clearing(pair[0]):
-            run.append(_clearing_kind(pair))
-            continue
-        out.extend(sorted(run, key=lambda p: (p[0]["op"], p[0]["path"])))
-        run = []
-        if pair is not None:
-            out.append(pair)
-    return out
-
-
-def clearing_order(case: Case, mine: Pairs, theirs: Pairs) -> Streams:
-    """16.3: the same safe references cleared in another order (each run compared as a set)."""
-    return _canonical_clearing_runs(mine), _canonical_clearing_runs(theirs)
 
 
 def _map_key(pair: Pair) -> tuple[str, str] | None:

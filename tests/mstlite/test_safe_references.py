@@ -232,3 +232,201 @@ def test_a_patch_far_past_the_end_is_still_refused() -> None:
         apply_patch(store, [{"op": "replace", "path": "/owner", "value": None},
                             {"op": "remove", "path": "/srefs/1"}])
     assert get_snapshot(store)["srefs"] == ["e"]
+
+
+def test_undoing_several_references_set_before_their_target_arrived() -> None:
+    """Undoing removes the target first, which clears both references to it at once:
+    the later inverse patches name places past the end (``add`` appends, ``remove``
+    is done already), as MST undoes the same stream."""
+    store = Store.create({"byid": {"c": {"id": "c"}}})
+    before = get_snapshot(store)
+    recorder = record_patches(store)
+
+    def change(s: Store) -> None:
+        apply_snapshot(s.srefs, ["e", "e", "c"])
+        apply_snapshot(s, {"owner": {"id": "b"}, "byid": {"e": {"id": "e"}}, "srefs": ["e", "e"]})
+
+    store.run(change)
+    recorder.stop()
+    assert get_snapshot(store)["srefs"] == ["e", "e"]
+    recorder.undo()
+    assert get_snapshot(store) == before
+
+
+def test_a_replace_past_the_end_after_clearing_only_appends_at_the_end() -> None:
+    """MST's array ``replace`` past its end appends only at the end itself (further out
+    it would fill the gap with ``undefined``): mstlite refuses that."""
+    store = Store.create({"owner": {"id": "e"}, "srefs": ["e", "e"], "byid": {"x": {"id": "x"}}})
+    apply_patch(store, [{"op": "replace", "path": "/owner", "value": None},
+                        {"op": "replace", "path": "/srefs/0", "value": "x"}])
+    assert get_snapshot(store)["srefs"] == ["x"]
+    store = Store.create({"owner": {"id": "e"}, "srefs": ["e", "e"], "byid": {"x": {"id": "x"}}})
+    with pytest.raises(Exception, match="out of range"):
+        apply_patch(store, [{"op": "replace", "path": "/owner", "value": None},
+                            {"op": "replace", "path": "/srefs/1", "value": "x"}])
+    assert get_snapshot(store)["srefs"] == ["e", "e"]
+
+
+# MST clears the references to a target in the order they started watching it (each
+# registers its own hook on the target), whatever holder and position each is in. The
+# expected streams below are MST 9.0.0's for the same steps (tests/differential's
+# Root has the same sref / srefs / items properties; checked with its Node runner).
+def _paths(patches: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(p["op"], p["path"]) for p in patches]
+
+
+def test_references_are_cleared_in_the_order_they_were_set_across_holders() -> None:
+    store = Store.create({"items": [{"id": "a"}], "srefs": ["a"]})
+    store.run(lambda s: setattr(s, "sref", "a"))
+    store.run(lambda s: s.srefs.insert(0, "a"))
+    patches = _patches(store)
+    store.run(lambda s: s.items.pop())
+    assert _paths(patches) == [("remove", "/srefs/1"), ("replace", "/sref"),
+                               ("replace", "/srefs"), ("replace", "/items")]
+
+
+def test_a_splice_keeps_the_references_it_puts_back() -> None:
+    """MST's reconciliation keeps an item given again (moved, too): its place in the
+    order stays; position order would clear ``/srefs/0`` first."""
+    store = Store.create({"items": [{"id": "a"}, {"id": "b"}], "srefs": ["a", "b"]})
+    store.run(lambda s: s.srefs.insert(0, "a"))
+
+    def swap(s: Store) -> None:
+        s.srefs[1:3] = ["b", "a"]  # type: ignore[list-item]  # identifiers
+
+    store.run(swap)
+    patches = _patches(store)
+    store.run(lambda s: s.items.pop(0))
+    assert _paths(patches) == [("remove", "/srefs/2"), ("remove", "/srefs/0"),
+                               ("remove", "/items/0")]
+
+
+def test_writing_the_same_identifier_keeps_the_reference_and_its_place() -> None:
+    store = Store.create({"items": [{"id": "a"}], "srefs": ["a"], "sref": "a"})
+    store.run(lambda s: s.srefs.insert(0, "a"))
+    store.run(lambda s: setattr(s, "sref", "a"))
+    store.run(lambda s: s.srefs.replace(["a", "a"]))
+    patches = _patches(store)
+    store.run(lambda s: s.items.pop())
+    assert _paths(patches) == [("replace", "/sref"), ("remove", "/srefs/1"),
+                               ("replace", "/srefs"), ("replace", "/items")]
+
+
+def test_a_reference_whose_target_arrives_later_watches_from_the_end_of_the_action() -> None:
+    store = Store.create({})
+
+    def change(s: Store) -> None:
+        s.srefs.append("e")  # type: ignore[arg-type]  # not in the tree yet
+        s.owner = {"id": "e"}  # type: ignore[assignment]  # a snapshot
+        s.srefs.insert(1, "e")  # type: ignore[arg-type]  # watches now
+        s.sref = "e"  # type: ignore[assignment]
+
+    store.run(change)
+    patches = _patches(store)
+    store.run(lambda s: setattr(s, "owner", None))
+    assert _paths(patches) == [("remove", "/srefs/1"), ("replace", "/sref"),
+                               ("replace", "/srefs"), ("replace", "/owner")]
+
+
+def test_setting_an_item_makes_a_new_reference() -> None:
+    store = Store.create({"items": [{"id": "a"}, {"id": "b"}], "srefs": ["a", "b"]})
+    store.run(lambda s: s.srefs.__setitem__(1, "a"))
+
+    def twice(s: Store) -> None:
+        s.srefs[0] = "b"  # type: ignore[call-overload]  # identifiers
+        s.srefs[0] = "a"  # type: ignore[call-overload]
+
+    store.run(twice)
+    patches = _patches(store)
+    store.run(lambda s: s.items.pop(0))
+    assert _paths(patches) == [("remove", "/srefs/1"), ("replace", "/srefs"),
+                               ("remove", "/items/0")]
+
+
+def _ordered_store() -> Store:
+    """srefs ``["a", "a"]`` set second first, and ``sref`` set in between."""
+    store = Store.create({"items": [{"id": "a"}], "srefs": ["a"]})
+    store.run(lambda s: setattr(s, "sref", "a"))
+    store.run(lambda s: s.srefs.insert(0, "a"))
+    return store
+
+
+_ORDERED = [("remove", "/srefs/1"), ("replace", "/sref"), ("replace", "/srefs"),
+            ("replace", "/items")]
+
+
+def _renumber_all(s: Store) -> None:
+    """New references everywhere, in another order (a live node is a new reference)."""
+    s.srefs.clear()
+    s.sref = None
+    s.srefs.extend([s.items[0], s.items[0]])
+    s.sref = s.items[0]
+    s.smap["k"] = "a"  # type: ignore[assignment]  # an identifier
+
+
+def test_a_rolled_back_action_leaves_the_order_as_it_was() -> None:
+    store = _ordered_store()
+
+    def fail(s: Store) -> None:
+        _renumber_all(s)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        store.run(fail)
+    patches = _patches(store)
+    store.run(lambda s: s.items.pop())
+    assert _paths(patches) == _ORDERED
+
+
+def test_a_rolled_back_savepoint_leaves_the_order_as_it_was() -> None:
+    store = _ordered_store()
+
+    def inner(s: Store) -> None:
+        _renumber_all(s)
+        raise RuntimeError("boom")
+
+    def outer(s: Store) -> None:
+        with pytest.raises(RuntimeError):
+            s.run(inner)
+        s.items.pop()
+
+    patches = _patches(store)
+    store.run(outer)
+    assert _paths(patches) == _ORDERED
+
+
+def test_map_entries_take_their_place_in_the_order() -> None:
+    """Creation numbers in declaration order (``srefs`` before ``smap``), as MST."""
+    store = Store.create({"items": [{"id": "a"}], "smap": {"k": "a"}, "srefs": ["a"]})
+    store.run(lambda s: s.smap.__setitem__("j", "a"))
+    store.run(lambda s: s.smap.__setitem__("k", "a"))  # the same: kept, with its place
+    store.run(lambda s: s.srefs.insert(0, "a"))
+    patches = _patches(store)
+    store.run(lambda s: s.items.pop())
+    assert _paths(patches) == [("remove", "/srefs/1"), ("remove", "/smap/k"),
+                               ("remove", "/smap/j"), ("replace", "/srefs"),
+                               ("replace", "/items")]
+
+
+def test_a_reference_waiting_for_its_target_is_decided_at_the_end_of_the_action() -> None:
+    """Written while its target is missing, a reference watches nothing until the action
+    ends (MST's retry): the target arriving and leaving again in the action does not
+    clear it; the end of the action does, unless the target is back by then."""
+    store = Store.create({})
+    patches = _patches(store)
+
+    def arrive_and_leave(s: Store, back: bool) -> None:
+        s.srefs.append("d")  # type: ignore[arg-type]  # an identifier
+        s.owner = {"id": "d"}  # type: ignore[assignment]  # a snapshot
+        s.owner = None
+        if back:
+            s.items.append({"id": "d"})  # type: ignore[arg-type]
+
+    store.run(lambda s: arrive_and_leave(s, False))
+    assert _paths(patches) == [("add", "/srefs/0"), ("replace", "/owner"),
+                               ("replace", "/owner"), ("replace", "/srefs")]
+    patches.clear()
+    store.run(lambda s: arrive_and_leave(s, True))
+    assert _paths(patches) == [("add", "/srefs/0"), ("replace", "/owner"),
+                               ("replace", "/owner"), ("add", "/items/0")]
+    assert store.srefs[0] is store.items[0]
