@@ -388,5 +388,8 @@ def adopt(node: Any) -> Any:
             "running an action or a commit; hand the tree over once the owner is idle "
             "(for example after its event loop stopped)"
         )
-    tree.rt = current_runtime()
+    runtime = current_runtime()
+    # The tree's safe references keep their clearing order among the new thread's.
+    runtime.reference_seq = max(runtime.reference_seq, owner.reference_seq)
+    tree.rt = runtime
     return target

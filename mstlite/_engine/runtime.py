@@ -81,6 +81,7 @@ class Runtime:
         "pending_created",
         "pending_reactions",
         "preserved",
+        "reference_seq",
         "thread_name",
         "tracking",
         "tx",
@@ -111,6 +112,9 @@ class Runtime:
         # The middleware calls running now, innermost last, and their id source.
         self.action_stack: list[Any] = []
         self.call_ids = itertools.count(1)
+        # Numbers safe references in the order they start watching their target (the
+        # order MST clears them in); ``adopt`` carries it forward into the new thread.
+        self.reference_seq = 0
 
     def active(self) -> bool:
         """True while an action runs or a derivation records reads in this thread."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -173,9 +172,12 @@ def forget_holder(holders: dict[Node, Any], holder: Node, journal: Journal | Non
         journal.append((holders.__setitem__, holder, keys))
 
 
-#: Numbers safe references in the order they start watching their target (global, so
-#: references that move to another tree with their holder keep their order there).
-_clock = itertools.count(1)
+def _next_seq(tree: Tree) -> int:
+    """The next number of the tree's thread's reference order (trees of one thread share it,
+    so a reference moving with its holder to another tree keeps its place there)."""
+    rt = tree.rt
+    rt.reference_seq += 1
+    return rt.reference_seq
 
 
 def watch(tree: Tree, identifier: str, holder: Node) -> int:
@@ -187,7 +189,7 @@ def watch(tree: Tree, identifier: str, holder: Node) -> int:
     the end of the running action, since its target may still arrive in it
     (then it watches from that moment on, as MST's retry does).
     """
-    seq = next(_clock)
+    seq = _next_seq(tree)
     if tree.fresh:
         return seq
     targets = tree.ids.get(identifier)
@@ -254,7 +256,7 @@ def _watch_at_end(tree: Tree, identifier: str, holder: Node, seq: int) -> None:
     if identifier not in tree.ids:
         holder._clear_reference(identifier, where)
         return
-    entry = holder._renumber_reference(keys, where, next(_clock))
+    entry = holder._renumber_reference(keys, where, _next_seq(tree))
     if tx is not None:
         tx.journal.append(entry)
 

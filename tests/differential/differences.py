@@ -228,6 +228,31 @@ def _same_but_paths(mine: list[Any], theirs: list[Any]) -> bool:
     return len(mine) == len(theirs) and mine != theirs and strip(mine) == strip(theirs)
 
 
+def _removes_elsewhere(case: Case) -> bool:
+    """A destroy or detach of the node at ``t``: mstlite removes ``t``'s path, MST removes
+    another item of the same array (the place a failed reconcile left it believing it is
+    at), consistently with its own snapshot."""
+    ops = case.script["steps"][case.found.step]
+    if len(ops) != 1 or ops[0]["k"] not in ("destroy", "detach"):
+        return False
+    path = "/" + "/".join(str(part) for part in ops[0]["t"])
+    mine, theirs = case.py["patches"], case.js["patches"]
+    if [p["path"] for p in mine] != [path] or mine[0]["op"] != "remove":
+        return False
+    if not _same_but_paths(mine, theirs):
+        return False
+    parent = path.rsplit("/", 1)[0]
+    if theirs[0]["path"].rsplit("/", 1)[0] != parent:
+        return False
+    from mstlite.patch import apply as apply_json_patch
+
+    try:
+        described = apply_json_patch(case.before, theirs)
+    except Exception:
+        return False
+    return case.equal(described, case.js["snapshot"])
+
+
 def _ghost_key(snapshot: Any, reference: Any) -> bool:
     """``snapshot`` holds a node under the key ``""`` of ``imap``, ``reference`` does not."""
     held = (snapshot or {}).get("imap") or {} if isinstance(snapshot, dict) else {}
@@ -257,7 +282,7 @@ def mst_ghost_nodes(case: Case) -> bool:
     must be done on the initializing phase" after ``owner = items[2]`` was
     refused), shows the node under the key ``""``, holds one node at two
     places after detaching and re-adding it, emits a patch at a node's old path,
-    or
+    removes another item than the node destroyed (after a failed array reconcile), or
     keeps a safe reference to ``e`` (resolved to the ghost) that an undo or a
     replay of the same patches on a fresh tree drops. Only after a step that
     threw; mstlite rolled that step back whole and stays sound.
@@ -275,6 +300,9 @@ def mst_ghost_nodes(case: Case) -> bool:
         # A node left believing it is elsewhere: MST's patches name another path.
         ghost = ghost or (case.equal(case.py["snapshot"], case.js["snapshot"])
                           and _same_but_paths(case.py["patches"], case.js["patches"]))
+        # A node left believing it is elsewhere, seen by removing it: MST removes the
+        # place it believes it is at (another item), and its snapshot says so.
+        ghost = ghost or _removes_elsewhere(case)
         # A safe reference to an identifier MST's tree does not hold, kept by MST
         # (resolved to the ghost), dropped by mstlite as dangling.
         ghost = ghost or _keeps_ghost_reference(case.py["snapshot"], case.js["snapshot"])

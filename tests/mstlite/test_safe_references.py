@@ -430,3 +430,33 @@ def test_a_reference_waiting_for_its_target_is_decided_at_the_end_of_the_action(
     assert _paths(patches) == [("add", "/srefs/0"), ("replace", "/owner"),
                                ("replace", "/owner"), ("add", "/items/0")]
     assert store.srefs[0] is store.items[0]
+
+
+def test_an_adopted_tree_keeps_its_references_clearing_order_in_the_new_thread() -> None:
+    import threading
+
+    from mstlite import adopt, destroy
+
+    for _ in range(5):  # this thread numbers some references first
+        Store.create({"owner": {"id": "z"}, "srefs": ["z", "z"]})
+    store = Store.create({"owner": {"id": "a"}})
+    store.run(lambda s: s.srefs.append("a"))  # the older reference
+    seen: list[Any] = []
+
+    def worker() -> None:
+        adopt(store)
+        heard = _patches(store)
+        store.run(lambda s: s.srefs.insert(0, "a"))  # a newer one, before it
+        heard.clear()
+        store.run(lambda s: destroy(s.owner))
+        seen.extend(heard)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    # As MST: the reference set first is cleared first, wherever it sits.
+    assert seen == [
+        {"op": "remove", "path": "/srefs/1"},
+        {"op": "replace", "path": "/srefs", "value": []},
+        {"op": "replace", "path": "/owner", "value": None},
+    ]
