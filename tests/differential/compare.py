@@ -99,7 +99,11 @@ def undo_divergence(phase: str, py: dict[str, Any], js: dict[str, Any]) -> Diver
     for position, got in enumerate(result["undo"]):
         index = len(steps) - 1 - position
         if got["threw"] or not json_equal(got["snapshot"], before[index]):
-            detail = {"got": got, "expected": before[index]}
+            other = (js if phase == "undo_mstlite" else py)["undo"]
+            # What the other side's undo gave at that step (a limit of the stream itself
+            # when both sides, having emitted the same inverses, fail alike).
+            detail = {"got": got, "expected": before[index],
+                      "other": other[position] if position < len(other) else None}
             return Divergence(phase, index, "undone snapshot", py["steps"][index],
                               js["steps"][index], detail)
     return None

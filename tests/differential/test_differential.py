@@ -57,6 +57,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "init": {"items": [{"id": "a"}, {"id": "c"}, {"id": "b"}], "srefs": ["c", "b", "a"]},
         "steps": [[{"k": "splice", "t": ["items"], "i": 1, "n": 2,
                     "v": [{"$node": ["items", 2]}]}]]},
+    "stream limit: MST's own undo of the same inverse patches fails alike": {
+        "init": {"owner": {"id": "b", "n": 1}, "srefs": ["b", "b"]},
+        "steps": [[{"k": "patch", "t": [], "v": [{"op": "add", "path": "/srefs/1", "value": "e"}]},
+                   {"k": "mset", "t": ["imap"], "key": "e", "v": {"id": "e", "name": "y"}}]]},
     "MST defect: a failed write leaves a tree its patches do not describe": {"init": {}, "steps": [[
         {"k": "patch", "t": ["imap"], "v": [
             {"op": "remove", "path": "/b"},
