@@ -391,7 +391,8 @@ def move_replays_as_destroy_and_create(case: Case) -> bool:
     ``remove`` + ``add`` of the same identifier; replayed on a fresh tree that is a destroy
     and a create, which clears the safe references to the node the live run kept.
 
-    (``items[1:3] = [items[2]]`` with ``srefs`` pointing at the moved item.)
+    (``items[1:3] = [items[2]]``, or ``[{"id": <items[2]'s>}]``, with ``srefs`` pointing at
+    the moved item.)
     """
     if case.phase != "replay_on_mst" or not _drops_ghost_references(case):
         return False
@@ -399,7 +400,9 @@ def move_replays_as_destroy_and_create(case: Case) -> bool:
                and re.fullmatch(r"/items/[0-9]+", p["path"])}
     re_added = {p.get("value", {}).get("id") for p in case.js["patches"] if p["op"] == "add"
                 and re.fullmatch(r"/items/[0-9]+", p["path"]) and isinstance(p.get("value"), dict)}
-    moved = [op for op in case.ops if any(isinstance(v, dict) and "$node" in v
+    # A live node moved, or a snapshot with its identifier (reconciled into it: item 4).
+    moved = [op for op in case.ops if any(isinstance(v, dict) and ("$node" in v or v.get("id")
+                                                                  in re_added)
                                           for v in values_of(op.get("v")))]
     return bool(removed) and bool(re_added) and bool(moved)
 
