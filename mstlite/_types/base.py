@@ -36,6 +36,8 @@ __all__ = [
     "NodeType",
     "Type",
     "build_normalized",
+    "finish_root",
+    "own_copy",
     "run_created_hooks",
     "snapshot_of",
     "validation_error",
@@ -60,6 +62,24 @@ def run_created_hooks(rt: Runtime) -> None:
         hook = getattr(node, "after_create", None)
         if hook is not None and node._alive:
             run_in_transaction(rt, hook)
+
+
+def own_copy(normalized: Any) -> Any:
+    """``normalized``, or a copy of it when validation kept live nodes' snapshot objects
+    in it (a node built from it must not share them)."""
+    return unshare(normalized) if current_runtime().preserved else normalized
+
+
+def finish_root(node: Node, env: Mapping[str, Any] | None) -> None:
+    """Finish the new tree just built under ``node``: its safe references to identifiers
+    not in it dropped, ``env`` set, and the after_create hooks of its nodes run."""
+    tree = node._tree
+    tree.fresh = False
+    if tree.safe_refs:
+        drop_dangling_at_creation(tree)
+    if env is not None:
+        tree.env = env
+    run_created_hooks(tree.rt)
 
 
 class _Missing:
@@ -192,12 +212,12 @@ class Type:
         """``instantiate`` at ``parent[key]``, then run the new nodes' after_create hooks."""
         check_room(self, snapshot, parent, key)
         rt = parent._tree.rt
-        if rt.preserved:
+        if rt.preserved:  # as own_copy, with the runtime at hand
             snapshot = unshare(snapshot)
         try:
             return self.instantiate(snapshot, parent, key, parent._tree)
         finally:
-            run_created_hooks(parent._tree.rt)
+            run_created_hooks(rt)
 
     def read(self, stored: Any, owner: Node | None = None) -> Any:
         """The value users see for a stored value."""
@@ -226,16 +246,8 @@ class NodeType(Type):
 
     def create_from_normalized(self, normalized: Any, env: Mapping[str, Any] | None) -> Any:
         """Build a new tree from a normalized snapshot, with ``env``; run its after_create hooks."""
-        if current_runtime().preserved:
-            normalized = unshare(normalized)
-        node = self.instantiate(normalized, None, None, None)
-        tree = node._tree
-        tree.fresh = False
-        if tree.safe_refs:
-            drop_dangling_at_creation(tree)
-        if env is not None:
-            tree.env = env
-        run_created_hooks(tree.rt)
+        node = self.instantiate(own_copy(normalized), None, None, None)
+        finish_root(node, env)
         return node
 
     def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:

@@ -17,14 +17,12 @@ from pydantic_core import core_schema as cs
 
 from mstlite._engine.runtime import current_runtime
 from mstlite._engine.transaction import Transaction
-from mstlite._node.identifiers import drop_dangling_at_creation
 from mstlite._node.node import BY_IDENTITY, Node
 from mstlite._node.tree import Tree
-from mstlite._types.base import MISSING, NodeType, Type, run_created_hooks, where
-from mstlite._types.depth import check_room
+from mstlite._types.base import MISSING, NodeType, Type, finish_root, own_copy, where
 from mstlite._types.props import Prop
 from mstlite._types.wrappers import MaybeType
-from mstlite._util.frozen import FrozenDict, freeze, unshare
+from mstlite._util.frozen import FrozenDict, freeze
 from mstlite.errors import TreeError
 
 __all__ = [
@@ -154,16 +152,8 @@ class ModelType(NodeType):
     def setup_root(self, node: ModelNode, normalized: Any, env: Any) -> ModelNode:
         """Make ``node`` (made by ``Model.__init__``) the root of a new tree, as
         ``create_from_normalized`` does for a node it makes."""
-        if current_runtime().preserved:
-            normalized = unshare(normalized)
-        self.setup(node, normalized, None, None, None)
-        tree = node._tree
-        tree.fresh = False
-        if tree.safe_refs:
-            drop_dangling_at_creation(tree)
-        if env is not None:
-            tree.env = env
-        run_created_hooks(tree.rt)
+        self.setup(node, own_copy(normalized), None, None, None)
+        finish_root(node, env)
         return node
 
     def setup(
@@ -297,7 +287,7 @@ class ModelNode(Node):
                     continue  # unchanged: most properties of most nodes
                 new = value
             else:
-                new = _instantiate_in(kind, value, self, name)
+                new = kind.instantiate_here(value, self, name)
             self._put_slot(tx, name, old, new, True)
 
     def _remove_child(self, child: Node, tx: Transaction, detach: bool = False) -> None:
@@ -376,16 +366,6 @@ def _check_deferred_identifiers(nodes: list[Node]) -> None:
         same = node._tree.ids.get(identifier, ())
         if any(other is not node and other._type is node._type for other in same):
             raise used_twice(node, identifier)
-
-
-def _instantiate_in(kind: Type, snapshot: Any, parent: Node, key: Any) -> Any:
-    check_room(kind, snapshot, parent, key)
-    if parent._tree.rt.preserved:
-        snapshot = unshare(snapshot)
-    try:
-        return kind.instantiate(snapshot, parent, key, parent._tree)
-    finally:
-        run_created_hooks(parent._tree.rt)
 
 
 def _restore_prop(node: ModelNode, name: str, old: Any) -> None:
