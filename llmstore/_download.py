@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import re
 import shutil
 from collections.abc import Callable, Mapping
@@ -17,13 +16,17 @@ from aiohttp import hdrs
 
 from llmstore._hashing import HashingWriter, _raise_disk_full
 from llmstore._http import (
+    CONTENT_RANGE,
+    TRANSIENT_ERRORS,
     Answer,
     RetryableError,
     check_status,
     content_range_total,
     describe_error,
     exchange,
+    gave_up,
     read_chunk,
+    retry_pause,
     strong_validator,
     widen_reads,
 )
@@ -51,8 +54,6 @@ DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 ProgressCallback: TypeAlias = Callable[[int, int | None], None]
 """Called as ``on_progress(bytes_done, total)``; ``total`` is ``None`` while unknown."""
 
-_MAX_DELAY = 30.0
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -227,7 +228,6 @@ def _piece_size(size: int, connections: int) -> int:
 
 
 _Retry = RetryableError
-_TRANSIENT = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError, _Retry)
 
 
 @final
@@ -276,7 +276,7 @@ class _Download:
                 return
             except (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch) as exc:
                 raise DownloadError(f"TLS failure talking to {self.url}: {exc}") from exc
-            except _TRANSIENT as exc:
+            except TRANSIENT_ERRORS as exc:
                 error: BaseException = exc
             except aiohttp.ClientError as exc:  # a bad URL, an unparsable answer, ...
                 raise DownloadError(
@@ -288,13 +288,8 @@ class _Download:
                 furthest, failures = self.writer.size, 0
             failures += 1
             if failures > retries:
-                raise DownloadError(
-                    f"giving up on {self.url} after {retries} retries: {_describe(error)}; "
-                    "check the network and the server, then pull again"
-                ) from error
-            delay = min(_MAX_DELAY, backoff * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
-            retry_after = error.retry_after if isinstance(error, _Retry) else 0.0
-            await asyncio.sleep(max(delay, min(retry_after, _MAX_DELAY)))
+                raise gave_up(self.url, retries, error) from error
+            await retry_pause(backoff, failures, error)
 
     async def _attempt(self) -> None:
         offset = self.writer.size
@@ -373,7 +368,7 @@ class _Download:
     ) -> tuple[int, int | None]:
         """Return where a 206 body starts and the full size, or raise to start over."""
         content_range = response.headers.get(hdrs.CONTENT_RANGE, "")
-        match = _CONTENT_RANGE.fullmatch(content_range.strip())
+        match = CONTENT_RANGE.fullmatch(content_range.strip())
         if match is None or int(match[1]) != offset:
             await self._start_over(
                 f"asked for bytes {offset}- but got Content-Range {content_range!r}"
@@ -405,10 +400,6 @@ class _Download:
     def _report(self, done: int, total: int | None) -> None:
         if self.on_progress is not None:
             self.on_progress(done, total)
-
-
-def _describe(error: BaseException) -> str:
-    return str(error) if isinstance(error, _Retry) else describe_error(error)
 
 
 def _check_file(

@@ -9,6 +9,7 @@ which must never see the user's token.
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -22,15 +23,19 @@ from llmstore._stall import StallWatch
 from llmstore.errors import AuthenticationRequiredError, DownloadError, HTTPStatusError
 
 __all__ = [
+    "CONTENT_RANGE",
     "RETRY_STATUSES",
+    "TRANSIENT_ERRORS",
     "Answer",
     "RetryableError",
     "check_status",
     "content_range_total",
     "describe_error",
     "exchange",
+    "gave_up",
     "get",
     "read_chunk",
+    "retry_pause",
     "strong_validator",
     "widen_reads",
 ]
@@ -45,6 +50,36 @@ class RetryableError(Exception):
     def __init__(self, message: str, retry_after: float = 0.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+#: Failures of an attempt that a retry may get past (a dropped or stalled connection).
+TRANSIENT_ERRORS = (
+    aiohttp.ClientPayloadError,
+    aiohttp.ClientConnectionError,
+    TimeoutError,
+    RetryableError,
+)
+#: A Content-Range header's value: first byte, last byte, total (or ``*``).
+CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
+_MAX_DELAY = 30.0
+
+
+async def retry_pause(backoff: float, failures: int, error: BaseException) -> None:
+    """Wait before the next attempt after ``failures`` failures in a row: exponential
+    backoff with jitter, capped at 30 s, and no shorter than the server's Retry-After
+    (capped too)."""
+    delay = min(_MAX_DELAY, backoff * 2 ** max(failures - 1, 0)) * random.uniform(0.5, 1.0)
+    retry_after = error.retry_after if isinstance(error, RetryableError) else 0.0
+    await asyncio.sleep(max(delay, min(retry_after, _MAX_DELAY)))
+
+
+def gave_up(url: str, retries: int, error: BaseException) -> DownloadError:
+    """The error of a download that failed ``retries`` retries in a row, last with ``error``."""
+    text = str(error) if isinstance(error, RetryableError) else describe_error(error)
+    return DownloadError(
+        f"giving up on {url} after {retries} retries: {text}; "
+        "check the network and the server, then pull again"
+    )
 
 
 @final

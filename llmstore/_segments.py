@@ -23,8 +23,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import random
-import re
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -36,12 +34,16 @@ import aiohttp
 from aiohttp import hdrs
 
 from llmstore._http import (
+    CONTENT_RANGE,
+    TRANSIENT_ERRORS,
     Answer,
     RetryableError,
     check_status,
     describe_error,
     exchange,
+    gave_up,
     read_chunk,
+    retry_pause,
     strong_validator,
 )
 from llmstore._partial import PartialState, read_sidecar, write_sidecar
@@ -56,14 +58,6 @@ PIECE_SIZE = 16 * 1024 * 1024
 # Small hash blocks keep N connections' buffers well under 100 MB.
 _HASH_BLOCK = 2 * 1024 * 1024
 _SIDECAR_EVERY = 0.5  # seconds between sidecar writes while pieces progress
-_MAX_DELAY = 30.0
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
-_TRANSIENT = (
-    aiohttp.ClientPayloadError,
-    aiohttp.ClientConnectionError,
-    TimeoutError,
-    RetryableError,
-)
 _T = TypeVar("_T")
 
 
@@ -224,7 +218,7 @@ class SegmentedTransfer:
                 continue
             except (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch) as exc:
                 raise DownloadError(f"TLS failure talking to {self.url}: {exc}") from exc
-            except _TRANSIENT as exc:
+            except TRANSIENT_ERRORS as exc:
                 error: BaseException = exc
             except aiohttp.ClientError as exc:
                 raise DownloadError(
@@ -234,14 +228,8 @@ class SegmentedTransfer:
                 piece.taken = False
             failures = 0 if piece.done > before else failures + 1
             if failures > self.retries:
-                text = str(error) if isinstance(error, RetryableError) else describe_error(error)
-                raise DownloadError(
-                    f"giving up on {self.url} after {self.retries} retries: {text}; "
-                    "check the network and the server, then pull again"
-                ) from error
-            delay = min(_MAX_DELAY, self.backoff * 2 ** max(failures - 1, 0))
-            retry_after = error.retry_after if isinstance(error, RetryableError) else 0.0
-            await asyncio.sleep(max(delay * random.uniform(0.5, 1.0), min(retry_after, _MAX_DELAY)))
+                raise gave_up(self.url, self.retries, error) from error
+            await retry_pause(self.backoff, failures, error)
 
     async def _fetch(self, piece: Piece) -> None:
         headers, asked = dict(self.headers), piece.end  # piece.end may drop while it runs
@@ -274,7 +262,7 @@ class SegmentedTransfer:
             raise _Changed("the server sent the whole file again (If-Range failed)")
         if response.status == 416:
             raise _Changed(f"HTTP 416 for bytes {piece.done}-")
-        match = _CONTENT_RANGE.fullmatch(response.headers.get(hdrs.CONTENT_RANGE, "").strip())
+        match = CONTENT_RANGE.fullmatch(response.headers.get(hdrs.CONTENT_RANGE, "").strip())
         if match is None or int(match[1]) != piece.done:
             raise RetryableError(
                 f"asked for bytes {piece.done}- but got Content-Range "
