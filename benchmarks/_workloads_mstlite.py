@@ -113,11 +113,11 @@ def _snapshot(data: Dataset) -> Iteration:
         again_done = clock()
         store.todos[first_index].toggle()
         changed = clock()
-        after_one = get_snapshot(store)
+        after_one: Any = get_snapshot(store)  # JSON values: indexed as the dicts they are
         after_one_done = clock()
         store.todos[next_index].toggle()
         changed_again = clock()
-        after_two = get_snapshot(store)
+        after_two: Any = get_snapshot(store)
         after_two_done = clock()
         recorder.record("first", first_done - start)
         recorder.record("unchanged", again_done - first_done)
@@ -173,8 +173,7 @@ def _apply_patch(data: Dataset) -> Iteration:
     with record_patches(source) as recorder:
         for index in toggles:
             todos[index].toggle()
-    # PatchRecorder.patches is typed list[dict]; apply_patch wants Patch TypedDicts.
-    patches = cast("list[Patch]", recorder.patches)
+    patches = recorder.patches
     check(patches == data["patches"], "the recorded patches are not the expected ones")
 
     def iteration(recorder: Recorder) -> None:
