@@ -380,8 +380,10 @@ class _PairList:
         if roll < 0.75:
             return {"k": "splice", "t": t, "i": self.r.randint(0, 3), "n": self.r.randint(0, 2),
                     "v": self.values()}
-        if roll < 0.85:
+        if roll < 0.8:
             return {"k": "push", "t": t, "v": [self.value()]}
+        if roll < 0.85:
+            return {"k": "setitem", "t": t, "i": self.r.randint(0, 3), "v": self.value()}
         if roll < 0.93:
             prop = self.r.choice(["a", "b"])
             return {"k": "set", "t": ["plist", self.r.randint(0, 2)], "p": prop,

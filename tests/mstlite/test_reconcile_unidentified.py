@@ -166,3 +166,64 @@ def test_reconciling_any_mix_keeps_exactly_the_nodes_given_their_own_snapshot(
     assert all(is_alive(node) == (id(node) in survivors) for node in nodes)
     own = [get_snapshot(node) for node in store.items]
     assert len({id(s) for s in own}) == len(own)  # no two nodes share a snapshot object
+
+
+class Slots(Model):
+    items: list[Pair] = []
+    tagged: list[Tagged] = []
+    pair: Pair | None = None
+    pairs: dict[str, Pair] = {}
+
+    @action
+    def put(self, name: str, key: Any, value: Any) -> None:
+        container: Any = getattr(self, name)
+        container[key] = value
+
+    @action
+    def set_pair(self, value: Any) -> None:
+        self.pair = value
+
+
+def test_item_assignment_rebuilds_an_unidentified_item_unless_given_its_own_snapshot() -> None:
+    """``items[i] = snapshot`` follows MST's reconcileArrayChildren, as a splice does."""
+    store = Slots.create({"items": [{"a": "x"}, {"a": "y"}]})
+    x, y = store.items
+    patches: list[Any] = []
+    on_patch(store, lambda patch, inverse: patches.append((patch, inverse)))
+    store.put("items", 0, {"a": "z"})
+    store.put("items", 1, {"a": "y"})  # equal, but not y's own snapshot object
+    assert patches == [
+        (
+            {"op": "replace", "path": "/items/0", "value": {"a": "z"}},
+            {"op": "replace", "path": "/items/0", "value": {"a": "x"}},
+        ),
+        (
+            {"op": "replace", "path": "/items/1", "value": {"a": "y"}},
+            {"op": "replace", "path": "/items/1", "value": {"a": "y"}},
+        ),
+    ]
+    assert not is_alive(x) and not is_alive(y)
+    kept = store.items[0]
+    patches.clear()
+    store.put("items", 0, get_snapshot(kept))
+    store.put("items", 0, kept)
+    assert patches == [] and store.items[0] is kept
+
+
+def test_item_assignment_reconciles_identified_items_and_other_slots_in_place() -> None:
+    """An identified array item, a model property and a map value keep their node."""
+    store = Slots.create(
+        {"tagged": [{"id": "a"}], "pair": {"a": "x"}, "pairs": {"k": {"a": "x"}}}
+    )
+    tagged, pair, valued = store.tagged[0], store.pair, store.pairs["k"]
+    patches: list[Any] = []
+    on_patch(store, lambda patch, inverse: patches.append(patch))
+    store.put("tagged", 0, {"id": "a", "a": "q"})
+    store.set_pair({"a": "y"})
+    store.put("pairs", "k", {"a": "w"})
+    assert store.tagged[0] is tagged and store.pair is pair and store.pairs["k"] is valued
+    assert patches == [
+        {"op": "replace", "path": "/tagged/0/a", "value": "q"},
+        {"op": "replace", "path": "/pair/a", "value": "y"},
+        {"op": "replace", "path": "/pairs/k/a", "value": "w"},
+    ]
