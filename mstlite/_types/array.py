@@ -62,8 +62,8 @@ class ArrayType(NodeType, Generic[T]):
         return FrozenList()
 
     def form(self) -> Form:
-        """Plain lists of items of the item's form; NEVER for complex items but identified
-        models (MST rebuilds an unidentified one given an equal but new snapshot)."""
+        """Plain lists of items of the item's form; only empty ones for complex items but
+        identified models (MST rebuilds an unidentified one given an equal new snapshot)."""
         return LateForm(self._resolve_form)
 
     def _resolve_form(self) -> Form:
@@ -71,7 +71,7 @@ class ArrayType(NodeType, Generic[T]):
         if item.is_complex:
             model = listed_model(item)
             if getattr(model, "snapshot_class", None) is None or not model.identifier_attribute:
-                return NEVER
+                return ArrayForm(NEVER)
         return ArrayForm(item.form())
 
     def contains_safe_references(self) -> bool:

@@ -12,8 +12,9 @@ whether every one of them has that snapshot's very form (plain ``dict`` and
 validating it would give that snapshot back and reconciling it would change
 nothing. It checks a whole column of values per leaf (``map(type, ...)``
 into a set), so the cost stays at C speed too. Types whose equal snapshots
-may still differ (frozen values, unions, maps, safe references, date-times,
-arrays of unidentified models, which MST rebuilds) have the form ``NEVER``.
+may still differ (unions, maps, safe references, date-times) have the form
+``NEVER``; an array of unidentified models (MST rebuilds them given equal new
+snapshots) is exact only when empty, a frozen value only as a string or None.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _NUMBERS = frozenset((int, float, bool))
 _DICTS = frozenset((dict,))
 _LISTS = frozenset((list,))
 _not_none = partial(operator.is_not, None)
+_NONE = object()
 
 
 class Form:
@@ -56,14 +58,15 @@ class _Never(Form):
     __slots__ = ()
 
     def all_exact(self, values: Iterable[Any]) -> bool:
-        return False
+        return next(iter(values), _NONE) is _NONE  # true of no values (an empty array)
 
     def exact_mask(self, values: list[Any]) -> list[bool]:
         return [False] * len(values)
 
 
 NEVER: Form = _Never()
-"""The form of types whose equal snapshots may differ: nothing is ever exact."""
+"""The form of types whose equal snapshots may differ: no value is exact (so only an
+empty array of them, or None in a ``X | None``, is)."""
 
 
 class _Leaf(Form):
@@ -105,9 +108,7 @@ def nullable(inner: Form) -> Form:
     """The form of ``X | None`` given the form of ``X``."""
     if isinstance(inner, _Leaf):
         return leaf(*inner.allowed, type(None))
-    if inner is NEVER:
-        return NEVER
-    return _Nullable(inner)
+    return _Nullable(inner)  # None is exact even when nothing else is
 
 
 def _within(
@@ -160,31 +161,22 @@ class ModelForm(Form):
 
     def __init__(self, props: Callable[[], Mapping[str, Form]]) -> None:
         self._props = props
-        # (getter, form) per property; None until first use, empty when one is NEVER.
         self._columns: list[tuple[Callable[[Any], Any], Form]] | None = None
 
     def _resolved(self) -> list[tuple[Callable[[Any], Any], Form]]:
         columns = self._columns
         if columns is None:
-            forms = self._props()
-            never = any(form is NEVER for form in forms.values())
-            columns = self._columns = [
-                (operator.itemgetter(name), form) for name, form in forms.items() if not never
-            ]
+            props = self._props()
+            columns = self._columns = [(operator.itemgetter(n), f) for n, f in props.items()]
         return columns
 
     def all_exact(self, values: Iterable[Any]) -> bool:
-        columns = self._resolved()
-        if not columns:
-            return False
         values = list(values)
         if not _DICTS.issuperset(map(type, values)):
             return False
-        return all(form.all_exact(map(get, values)) for get, form in columns)
+        return all(form.all_exact(map(get, values)) for get, form in self._resolved())
 
     def exact_mask(self, values: list[Any]) -> list[bool]:
-        if not self._resolved():
-            return [False] * len(values)
         return _within(_DICTS, values, self._dicts_mask)
 
     def _dicts_mask(self, dicts: list[dict[str, Any]]) -> list[bool]:

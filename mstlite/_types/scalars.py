@@ -158,6 +158,12 @@ class FrozenType(Type):
         inner = self.inner.build_schema(defs) if self.inner else cs.any_schema()
         return cs.no_info_after_validator_function(_freeze_json, inner)
 
+    def form(self) -> Form:
+        # An equal but new frozen container is a change (compared by identity, as in
+        # MST), and a number's type cannot be told from an equal one's here (True == 1):
+        # only strings and None are certain.
+        return leaf(str, type(None))
+
 
 def _freeze_json(value: Any) -> Any:
     try:
