@@ -52,6 +52,8 @@ def apply_snapshot(node: Any, snapshot: Any) -> None:
     """Make ``node`` equal to ``snapshot``, reusing nodes with the same identifier.
 
     An action: an invalid snapshot raises ``ValidationError`` and changes nothing.
+    Array items that are exactly their nodes' current snapshots are not validated
+    or reconciled again, so the cost follows what changed.
     """
     target = node_of(node, "apply_snapshot")
     # Items the tree already holds become their nodes' own snapshots: validation and
@@ -132,7 +134,10 @@ class TreeDocument(rfc6902.Document):
 
     def apply(self, op: str, parts: list[str], source: list[str] | None, value: Any) -> None:
         try:
-            super().apply(op, parts, source, value)
+            if op == "replace" or op == "add":  # Document.apply's dispatch, one call less
+                self.put(op, parts, value)
+            else:
+                super().apply(op, parts, source, value)
         except PatchError:
             raise
         except TreeError as error:  # e.g. a copy that would use an identifier twice
