@@ -93,23 +93,50 @@ def _share_items(array: ArrayNode, value: list[Any]) -> list[Any]:
         snap = snaps[position]
         if type(snap) is known:  # not None (list[X | None]), nor a subclass's snapshot
             shared[position] = snap
+    changed = [position for position, verdict in enumerate(equal) if verdict is not True]
+    changed.extend(range(len(equal), len(value)))
+    _unshare_claimed(array, value, shared, changed, model)
     if _holders(model):
-        _share_within_changed(items, value, shared, equal, model)
+        _share_within_changed(items, value, shared, changed, model)
     return shared
 
 
+def _unshare_claimed(
+    array: ArrayNode, value: list[Any], shared: list[Any], changed: list[int], model: ModelType
+) -> None:
+    """Give back the items whose node's identifier a changed item names too.
+
+    Which place then gets the node (and which one clashes) is decided as for
+    any other snapshot: MST's in-order scan, as ``reconcile_items`` does it.
+    """
+    attribute = model.identifier_attribute
+    ids = array._tree.ids
+    for position in changed:
+        given = value[position]
+        if type(given) is not dict:
+            continue
+        identifier = given.get(attribute)
+        if type(identifier) is not str:
+            continue
+        for node in ids.get(identifier, ()):
+            place = node._key
+            if node._parent is array and place < len(shared) and shared[place] is not value[place]:
+                shared[place] = value[place]
+
+
 def _share_within_changed(
-    items: list[Any], value: list[Any], shared: list[Any], equal: list[Any], model: ModelType
+    items: list[Any], value: list[Any], shared: list[Any], changed: list[int], model: ModelType
 ) -> None:
     """Share inside the changed items given at their node's place (their own arrays)."""
     attribute = model.identifier_attribute
     assert attribute is not None
-    for position, verdict in enumerate(equal):
+    for position in changed:
+        if position >= len(items):
+            break  # the rest are past the end: no node there
         node = items[position]
         given = value[position]
         if (
-            verdict is not True
-            and isinstance(node, ModelNode)
+            isinstance(node, ModelNode)
             and type(given) is dict
             and type(given.get(attribute)) is str
             and given[attribute] == node._identifier()

@@ -294,6 +294,7 @@ _MUTATIONS = st.sampled_from(
         "drop",
         "swap",
         "new",
+        "twin",
         "unknown_key",
     ]
 )
@@ -325,6 +326,8 @@ def _mutate(snapshot: dict[str, Any], kind: str, index: int) -> None:
         items[first], items[second] = items[second], items[first]
     elif kind == "new":
         items.insert(index % (len(items) + 1), _item(1000 + index))
+    elif kind == "twin" and len(items) > 1:  # a second item with another's identifier
+        items[index % len(items)] = {**items[(index + 1) % len(items)], "steps": []}
     elif kind == "unknown_key":
         item["surprise"] = 1
 
@@ -348,3 +351,16 @@ def test_the_shortcut_gives_what_the_general_way_gives(
     for kind, index in edits:
         _mutate(edited, kind, index)
     _both(initial, edited)
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_a_changed_item_with_a_kept_items_identifier_clashes_as_the_general_way(
+    before: bool,
+) -> None:
+    initial = _initial(6)
+    edited = _plain(initial)
+    twin = _item(4, title="a second i4", steps=[])  # item 4 stays as it is, in place
+    edited["items"][1 if before else 5] = twin
+    result = _both(initial, edited)
+    assert result["error"] is not None and "'i4'" in result["error"]
+    assert result["unchanged"]
