@@ -23,7 +23,6 @@ import itertools
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
-from itertools import chain
 from typing import Any
 
 __all__ = ["NEVER", "ArrayForm", "Form", "LateForm", "ModelForm", "leaf", "nullable"]
@@ -34,7 +33,7 @@ _NUMBERS = frozenset((int, float, bool))
 _DICTS = frozenset((dict,))
 _LISTS = frozenset((list,))
 _not_none = partial(operator.is_not, None)
-_NONE = object()
+_END = object()
 
 
 class Form:
@@ -58,7 +57,7 @@ class _Never(Form):
     __slots__ = ()
 
     def all_exact(self, values: Iterable[Any]) -> bool:
-        return next(iter(values), _NONE) is _NONE  # true of no values (an empty array)
+        return next(iter(values), _END) is _END  # true of no values (an empty array)
 
     def exact_mask(self, values: list[Any]) -> list[bool]:
         return [False] * len(values)
@@ -134,13 +133,13 @@ class ArrayForm(Form):
         values = list(values)
         if not _LISTS.issuperset(map(type, values)):
             return False
-        return self.item.all_exact(chain.from_iterable(values))
+        return self.item.all_exact(itertools.chain.from_iterable(values))
 
     def exact_mask(self, values: list[Any]) -> list[bool]:
         return _within(_LISTS, values, self._lists_mask)
 
     def _lists_mask(self, lists: list[list[Any]]) -> list[bool]:
-        verdicts = self.item.exact_mask(list(chain.from_iterable(lists)))
+        verdicts = self.item.exact_mask(list(itertools.chain.from_iterable(lists)))
         if all(verdicts):
             return [True] * len(lists)
         ends = list(itertools.accumulate(map(len, lists)))
