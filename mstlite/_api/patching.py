@@ -134,10 +134,7 @@ class TreeDocument(rfc6902.Document):
 
     def apply(self, op: str, parts: list[str], source: list[str] | None, value: Any) -> None:
         try:
-            if op == "replace" or op == "add":  # Document.apply's dispatch, one call less
-                self.put(op, parts, value)
-            else:
-                super().apply(op, parts, source, value)
+            super().apply(op, parts, source, value)
         except PatchError:
             raise
         except TreeError as error:  # e.g. a copy that would use an identifier twice

@@ -29,7 +29,6 @@ __all__ = [
 _OPS: Final = ("add", "remove", "replace", "move", "copy", "test")
 _NEEDS_VALUE: Final = frozenset({"add", "replace", "test"})
 _NEEDS_FROM: Final = frozenset({"move", "copy"})
-_WRITES: Final = frozenset({"add", "replace", "remove"})
 _MISSING: Final[Any] = object()
 
 
@@ -94,14 +93,6 @@ def describe(patch: object) -> str:
 
 def parse(patch: object) -> tuple[str, list[str], list[str] | None, Any]:
     """Check ``patch`` and return ``(op, path parts, from parts or None, value)``."""
-    if type(patch) is dict:
-        # The common case, as the checks below find it, without their calls: a plain
-        # dict writing at a pointer with nothing to unescape (apply_patch's hot loop).
-        op, path = patch.get("op"), patch.get("path")
-        if type(op) is str and op in _WRITES and type(path) is str and path[:1] == "/":
-            value = patch.get("value", _MISSING)
-            if "~" not in path and (value is not _MISSING or op == "remove"):
-                return op, path[1:].split("/"), None, value
     if not isinstance(patch, Mapping):
         raise PatchError(
             f"a patch must be a dict with 'op' and 'path', got {type(patch).__name__} "
