@@ -18,6 +18,7 @@ from mstlite._types.array import ArrayNode
 from mstlite._types.base import IdentifierClashError
 from mstlite._types.map import MapNode
 from mstlite._types.model import ModelNode, identifiers_unique_at_end
+from mstlite._types.unchanged import share_unchanged
 from mstlite._util import rfc6902
 from mstlite._util.frozen import freeze
 from mstlite._util.json_pointer import join_json_path
@@ -51,9 +52,13 @@ def apply_snapshot(node: Any, snapshot: Any) -> None:
     """Make ``node`` equal to ``snapshot``, reusing nodes with the same identifier.
 
     An action: an invalid snapshot raises ``ValidationError`` and changes nothing.
+    Array items that are exactly their nodes' current snapshots are not validated
+    or reconciled again, so the cost follows what changed.
     """
     target = node_of(node, "apply_snapshot")
-    normalized = target._type.normalize(snapshot, target._path())
+    # Items the tree already holds become their nodes' own snapshots: validation and
+    # reconciliation then skip them (MST's result for an equal item: nothing changes).
+    normalized = target._type.normalize(share_unchanged(target, snapshot), target._path())
 
     def apply() -> None:
         target._check_alive()

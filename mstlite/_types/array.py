@@ -14,11 +14,12 @@ from mstlite._node.liveliness import dead_read
 from mstlite._node.node import Node, same_stored, snapshot_of
 from mstlite._node.patches import emit
 from mstlite._types.base import NodeType, Type
+from mstlite._types.forms import NEVER, ArrayForm, Form, LateForm
 from mstlite._types.reconcile import keep_known_items, reconcile_array, store_values
 from mstlite._types.wrappers import LateType, MaybeType
 from mstlite._util.frozen import FrozenList
 
-__all__ = ["ArrayNode", "ArrayType"]
+__all__ = ["ArrayNode", "ArrayType", "listed_model"]
 
 ALL = "*"  # the atom key standing for "anything in this array"
 
@@ -51,10 +52,7 @@ class ArrayType(NodeType, Generic[T]):
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
         """A list of the item's schema, frozen into a ``FrozenList``."""
         items = cs.list_schema(self.item.build_schema(defs))
-        inner = self.item
-        while isinstance(inner, (LateType, MaybeType)):  # list[Node | None], list["Node"]
-            inner = inner.inner
-        known = getattr(inner, "snapshot_class", None)
+        known = getattr(listed_model(self.item), "snapshot_class", None)
         if known is None:
             return cs.no_info_after_validator_function(FrozenList, items)
         return cs.no_info_wrap_validator_function(partial(keep_known_items, known), items)
@@ -62,6 +60,19 @@ class ArrayType(NodeType, Generic[T]):
     def default_snapshot(self) -> Any:
         """An empty list: an array property without a default starts empty."""
         return FrozenList()
+
+    def form(self) -> Form:
+        """Plain lists of items of the item's form; only empty ones for complex items but
+        identified models (MST rebuilds an unidentified one given an equal new snapshot)."""
+        return LateForm(self._resolve_form)
+
+    def _resolve_form(self) -> Form:
+        item = self.item
+        if item.is_complex:
+            model = listed_model(item)
+            if getattr(model, "snapshot_class", None) is None or not model.identifier_attribute:
+                return ArrayForm(NEVER)
+        return ArrayForm(item.form())
 
     def contains_safe_references(self) -> bool:
         """Whether the items are (or hold) safe references."""
@@ -92,6 +103,14 @@ class ArrayType(NodeType, Generic[T]):
             node._snaps = None
         node._dirty = None
         return node
+
+
+def listed_model(item: Type) -> Type:
+    """The type under the Late and Maybe wrappers of an array's ``item`` type
+    (``list[Node | None]``, ``list["Node"]``): a model when the items are models."""
+    while isinstance(item, (LateType, MaybeType)):
+        item = item.inner
+    return item
 
 
 class ArrayNode(Node, MutableSequence[Any]):

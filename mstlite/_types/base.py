@@ -22,6 +22,7 @@ from mstlite._engine.transaction import run_in_transaction
 from mstlite._node.identifiers import drop_dangling_at_creation
 from mstlite._node.node import Node, snapshot_of
 from mstlite._types.depth import check_nesting, check_room
+from mstlite._types.forms import NEVER, Form
 from mstlite._util.frozen import FrozenDict, FrozenList, thaw, unshare
 from mstlite._util.json_pointer import escape_json_path
 from mstlite.errors import TreeError, ValidationError
@@ -184,6 +185,11 @@ class Type:
     def default_snapshot(self) -> Any:
         """The snapshot used when none is given (``MISSING`` when one is required)."""
         return MISSING
+
+    def form(self) -> Form:
+        """The exact-form test of this type's snapshots (``_types.forms``); NEVER unless a
+        type knows that an equal value of the right form is its snapshot exactly."""
+        return NEVER
 
     # ------------------------------------------------------------- the node side
     def accepts_node(self, node: Node) -> bool:

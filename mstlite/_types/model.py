@@ -20,6 +20,7 @@ from mstlite._engine.transaction import Transaction
 from mstlite._node.node import BY_IDENTITY, Node
 from mstlite._node.tree import Tree
 from mstlite._types.base import MISSING, NodeType, Type, finish_root, own_copy, where
+from mstlite._types.forms import Form, ModelForm
 from mstlite._types.props import Prop
 from mstlite._types.wrappers import MaybeType
 from mstlite._util.frozen import FrozenDict, freeze
@@ -58,6 +59,7 @@ class ModelType(NodeType):
         # Properties whose stored value is built by the type (nodes, safe references).
         self.built_props: tuple[tuple[str, Type], ...] = ()
         self._ref = f"{cls.__module__}.{cls.__qualname__}:{id(self)}"
+        self._form: ModelForm | None = None
         # The class of this type's normalized snapshots: a FrozenDict that also says
         # "already a valid snapshot of this type", so validation can keep it as it is
         # (MST reconciles an array item given its node's own snapshot object).
@@ -121,6 +123,14 @@ class ModelType(NodeType):
                 ref=ref,
             )
         return cs.definition_reference_schema(ref)
+
+    def form(self) -> Form:
+        """Plain dicts whose properties have their types' forms (asked for on first use,
+        so a model may hold itself)."""
+        form = self._form
+        if form is None:
+            form = self._form = ModelForm(lambda: {n: k.form() for n, k in self.props.items()})
+        return form
 
     def normalize(self, snapshot: Any, where: str = "") -> Any:
         """A snapshot this type made is kept as it is (the same object); else validated."""

@@ -10,6 +10,7 @@ from pydantic_core import core_schema as cs
 from mstlite._node.identifiers import IDENTIFIER, add_safe_reference
 from mstlite._node.node import Node
 from mstlite._types.base import Type, where
+from mstlite._types.forms import NEVER, Form, leaf
 from mstlite._types.reference_array import ReferenceArrayNode
 from mstlite.errors import InvalidReferenceError, TreeError
 
@@ -42,6 +43,10 @@ class ReferenceType(Type):
 
     def contains_safe_references(self) -> bool:
         return self.safe
+
+    def form(self) -> Form:
+        # Reconciling a safe reference registers it again: that path stays.
+        return NEVER if self.safe else leaf(str)
 
     def instantiate(self, snapshot: Any, parent: Node | None, key: Any, tree: Tree | None) -> Any:
         if self.safe and parent is not None and tree is not None:

@@ -14,6 +14,7 @@ from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
 from mstlite._types.base import Type, where
+from mstlite._types.forms import Form, leaf
 from mstlite._util.frozen import freeze
 
 if TYPE_CHECKING:
@@ -46,6 +47,9 @@ class PrimitiveType(Type):
 
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
         return self._schemas[self.py_type]
+
+    def form(self) -> Form:
+        return leaf(self.py_type)
 
     def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
         kind = type(value)
@@ -90,6 +94,9 @@ class LiteralType(Type):
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
         return cs.literal_schema(list(self.values))
 
+    def form(self) -> Form:
+        return leaf(*map(type, self.values))
+
 
 class EnumerationType(Type):
     """An ``enum.Enum`` (snapshot holds the member's value) or a list of strings."""
@@ -113,6 +120,9 @@ class EnumerationType(Type):
             lambda v: v.value if isinstance(v, enum_class) else v, literal
         )
 
+    def form(self) -> Form:
+        return leaf(*map(type, self.values))  # the snapshot holds the member's value
+
     def to_stored(self, value: Any, parent: Node, key: Any, tx: Transaction) -> Any:
         if self.enum is not None and isinstance(value, self.enum):
             return value.value
@@ -133,6 +143,9 @@ class IdentifierType(Type):
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
         return cs.str_schema(strict=True, min_length=1)
 
+    def form(self) -> Form:
+        return leaf(str)
+
 
 class FrozenType(Type):
     """An immutable JSON value (``Frozen[T]`` or ``Any``), stored as its frozen snapshot."""
@@ -144,6 +157,12 @@ class FrozenType(Type):
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
         inner = self.inner.build_schema(defs) if self.inner else cs.any_schema()
         return cs.no_info_after_validator_function(_freeze_json, inner)
+
+    def form(self) -> Form:
+        # An equal but new frozen container is a change (compared by identity, as in
+        # MST), and a number's type cannot be told from an equal one's here (True == 1):
+        # only strings and None are certain.
+        return leaf(str, type(None))
 
 
 def _freeze_json(value: Any) -> Any:

@@ -10,6 +10,7 @@ from pydantic_core import core_schema as cs
 
 from mstlite._node.node import Node
 from mstlite._types.base import LABEL, MISSING, Type, snapshot_of, where
+from mstlite._types.forms import Form, LateForm, nullable
 from mstlite.errors import MstError, ValidationError
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ class _Wrapper(Type):
     def contains_safe_references(self) -> bool:
         return self.inner.contains_safe_references()
 
+    def form(self) -> Form:
+        return self.inner.form()
+
 
 class MaybeType(_Wrapper):
     """``X | None``: the value may be ``None``; defaults to ``None``."""
@@ -66,6 +70,9 @@ class MaybeType(_Wrapper):
 
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
         return cs.nullable_schema(self.inner.build_schema(defs))
+
+    def form(self) -> Form:
+        return nullable(self.inner.form())
 
     def default_snapshot(self) -> Any:
         return None
@@ -174,6 +181,9 @@ class LateType(_Wrapper):
 
     def default_snapshot(self) -> Any:
         return self.inner.default_snapshot()
+
+    def form(self) -> Form:
+        return LateForm(lambda: self.inner.form())  # asked for while it may be resolving
 
 
 class UnionType(Type):
