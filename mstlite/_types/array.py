@@ -15,7 +15,7 @@ from mstlite._node.node import Node, same_stored, snapshot_of
 from mstlite._node.patches import emit
 from mstlite._types.base import NodeType, Type
 from mstlite._types.forms import NEVER, ArrayForm, Form, LateForm
-from mstlite._types.reconcile import keep_known_items, reconcile_array, store_values
+from mstlite._types.reconcile import keep_known_items, keeps_node, reconcile_array, store_values
 from mstlite._types.wrappers import LateType, MaybeType
 from mstlite._util.frozen import FrozenList
 
@@ -237,7 +237,7 @@ class ArrayNode(Node, MutableSequence[Any]):
         position = self._position(index)
         old = self._items[position]
         item = self._type.item
-        if item.is_complex and old is not None and _keeps(old, value):
+        if item.is_complex and old is not None and keeps_node(old, value):
             new = item.reconcile(old, value, self, position, tx)
         else:
             new = item.to_stored(value, self, position, tx)
@@ -406,26 +406,3 @@ def _restore_snaps(node: ArrayNode, snaps: list[Any], dirty: set[Node]) -> None:
     node._snaps = snaps
     node._dirty = dirty
 
-
-def _keeps(old: Any, value: Any) -> bool:
-    """Whether ``array[i] = value`` keeps the node ``old`` in place (MST's areSame).
-
-    Kept: the node itself, its own snapshot object, or a snapshot of its type
-    with its identifier. Any other value builds a new node there, even one equal
-    to the node's snapshot, as MST's reconcileArrayChildren does; a model
-    property or map value is reconciled in place instead (MST's reconcile).
-    """
-    if not isinstance(old, Node):
-        return True
-    if isinstance(value, Node):
-        return value is old
-    if value is old._get_snapshot():
-        return True
-    kind: Any = old._type  # a type with an identifier attribute is a model type
-    attribute = kind.identifier_attribute
-    return (
-        attribute is not None
-        and isinstance(value, Mapping)
-        and attribute in value
-        and kind.same_identity(old, value)
-    )

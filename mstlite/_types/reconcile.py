@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
@@ -19,7 +19,14 @@ if TYPE_CHECKING:
     from mstlite._engine.transaction import Transaction
     from mstlite._types.array import ArrayNode
 
-__all__ = ["Pool", "keep_known_items", "reconcile_array", "reconcile_items", "store_values"]
+__all__ = [
+    "Pool",
+    "keep_known_items",
+    "keeps_node",
+    "reconcile_array",
+    "reconcile_items",
+    "store_values",
+]
 
 
 def keep_known_items(known: type, value: Any, validate: Callable[[Any], Any]) -> Any:
@@ -277,3 +284,27 @@ def store_values(
         else:
             stored.append(item.instantiate_here(snapshot, array, index + offset))
     return stored
+
+
+def keeps_node(old: Any, value: Any) -> bool:
+    """Whether ``array[i] = value`` keeps the node ``old`` in place (MST's areSame).
+
+    Kept: the node itself, its own snapshot object, or a snapshot of its type
+    with its identifier. Any other value builds a new node there, even one equal
+    to the node's snapshot, as MST's reconcileArrayChildren does; a model
+    property or map value is reconciled in place instead (MST's reconcile).
+    """
+    if not isinstance(old, Node):
+        return True
+    if isinstance(value, Node):
+        return value is old
+    if value is old._get_snapshot():
+        return True
+    kind: Any = old._type  # a type with an identifier attribute is a model type
+    attribute = kind.identifier_attribute
+    return (
+        attribute is not None
+        and isinstance(value, Mapping)
+        and attribute in value
+        and kind.same_identity(old, value)
+    )
