@@ -148,10 +148,9 @@ class Node(ReferenceHolder):
         atoms = self._atoms
         if atoms is None:
             atoms = self._atoms = {}
-        atom = atoms.get(key)
-        if atom is None:
-            atom = atoms[key] = Atom()
-        tracking.new_observing.append(atom)
+        record = tracking.record  # the atom is looked up when the run ends (Derivation.log)
+        record(atoms)
+        record(key)
 
     def _foreign_read(self, owner: Runtime) -> None:
         """A read from a thread that does not own the tree: refused inside its
