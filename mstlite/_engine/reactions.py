@@ -33,12 +33,16 @@ def reaction(
 
     def on_invalidate(current: Reaction) -> None:
         nonlocal first, last
-        value = current.track_in_place(expression)
-        changed = first or not same(last, value)
-        was_first = first
-        first = False
-        last = value
-        if changed and (fire_immediately or not was_first):
+        value = current.track(current.rt, expression)
+        if first:
+            first = False
+            last = value
+            if fire_immediately:
+                effect(value)
+        elif same(last, value):  # compared before ``last`` moves: ``same`` may raise
+            last = value
+        else:
+            last = value
             effect(value)
 
     current = Reaction(name or str(getattr(expression, "__name__", "reaction")), on_invalidate)

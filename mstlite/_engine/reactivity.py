@@ -133,10 +133,11 @@ class Derivation:
             # ``or``: a runtime that became checked meanwhile restores its new idle value.
             rt.tracking = previous or rt.idle
             self.state = UP_TO_DATE
-            log = self.log
-            if log == self.seen_log and self.others == self.seen_others:
+            log, others = self.log, self.others
+            if log == self.seen_log and others == self.seen_others:
                 log.clear()  # read what the last run read: the subscriptions stand
-                self.others.clear()
+                if others:
+                    others.clear()
             else:
                 self._bind_dependencies()
 
@@ -315,8 +316,12 @@ class Reaction(Derivation):
         if self.disposed:
             return
         self.rt = rt
+        state = self.state
+        if state == UP_TO_DATE:
+            return
         try:
-            if self.should_compute(rt):
+            # ``should_compute`` inlined for STALE, the common case: a read atom changed.
+            if state == STALE or self.should_compute(rt):
                 self.on_invalidate(self)
         except Exception as error:
             report_error(error, f"reaction {self.name!r}", rt)
