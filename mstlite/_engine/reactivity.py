@@ -61,7 +61,11 @@ def report_observed(rt: Runtime, observable: Atom | Computed) -> None:
     """Record that the running derivation of ``rt`` read ``observable``."""
     tracking = rt.tracking
     if tracking is not None and tracking is not IDLE:
-        tracking.others.append(observable)
+        others = tracking.others
+        if others is None:
+            tracking.others = [observable]
+        else:
+            others.append(observable)
 
 
 class Derivation:
@@ -74,7 +78,6 @@ class Derivation:
         "name",
         "observing",
         "others",
-        "record",
         "seen_log",
         "seen_others",
         "state",
@@ -85,16 +88,15 @@ class Derivation:
         self.state = STALE
         self.observing: set[Atom | Computed] = set()
         # The computeds among ``observing``, in the order they were first read.
-        self.computeds: list[Computed] = []
-        # This run's reads of node atoms: (atom table, key) pairs, flat; ``record`` is
-        # its bound ``append``, called twice per read.
+        self.computeds: tuple[Computed, ...] = ()
+        # This run's reads of node atoms: (atom table, key) pairs, flat (two appends a read).
         self.log: list[Any] = []
-        self.record: Callable[[Any], None] = self.log.append
-        # This run's reads of computeds and standalone atoms, in order.
-        self.others: list[Atom | Computed] = []
+        # This run's reads of computeds and standalone atoms, in order (None: none yet;
+        # most derivations read none, and a list fewer is less memory to reach).
+        self.others: list[Atom | Computed] | None = None
         # The logs of the run that set ``observing`` (None: compare unequal, rebind).
         self.seen_log: list[Any] | None = None
-        self.seen_others: list[Atom | Computed] = []
+        self.seen_others: list[Atom | Computed] | None = None
 
     def on_become_stale(self, rt: Runtime) -> None:
         raise NotImplementedError
@@ -106,7 +108,7 @@ class Derivation:
             previous = rt.tracking
             rt.tracking = rt.idle  # checking dependencies is not reading them
             try:
-                for computed in list(self.computeds):
+                for computed in self.computeds:  # a tuple: rebinding it is no harm
                     try:
                         computed.get(rt)
                     except Exception:
@@ -124,8 +126,7 @@ class Derivation:
         previous = rt.tracking
         if self.log or self.others:  # a run of this derivation inside its own run
             self.log = []
-            self.record = self.log.append
-            self.others = []
+            self.others = None
         rt.tracking = self
         try:
             return fn()
@@ -136,8 +137,7 @@ class Derivation:
             log, others = self.log, self.others
             if log == self.seen_log and others == self.seen_others:
                 log.clear()  # read what the last run read: the subscriptions stand
-                if others:
-                    others.clear()
+                self.others = None
             else:
                 self._bind_dependencies()
 
@@ -148,7 +148,8 @@ class Derivation:
             new: set[Atom | Computed] = set(map(dict.__getitem__, tables, keys))
         except KeyError:  # some atom does not exist yet: create it
             new = set(map(_atom_in, tables, keys))
-        new.update(others)
+        if others:
+            new.update(others)
         old = self.observing
         if new != old:  # e.g. the same reads in another order: one C-level comparison
             for observable in old - new:
@@ -157,23 +158,22 @@ class Derivation:
                 observable.observers[self] = None
         self.observing = new
         self.computeds = (
-            [o for o in dict.fromkeys(others) if isinstance(o, Computed)] if others else []
+            tuple(o for o in dict.fromkeys(others) if isinstance(o, Computed)) if others else ()
         )
         # Keep the log to compare the next run with, unless it is mostly repeated reads
         # (then it would hold far more than the set it stands for).
         self.seen_log = log if len(log) <= 4 * len(new) + 64 else None
         self.seen_others = others
         self.log = []
-        self.record = self.log.append
-        self.others = []
+        self.others = None
 
     def clear_observing(self) -> None:
         for observable in list(self.observing):
             observable.observers.pop(self, None)
         self.observing = set()
-        self.computeds = []
+        self.computeds = ()
         self.seen_log = None  # the next run subscribes again, even to the same reads
-        self.seen_others = []
+        self.seen_others = None
         self.state = STALE
 
 
@@ -218,7 +218,11 @@ class Computed(Derivation):
     def get(self, rt: Runtime) -> Any:
         tracking = rt.tracking
         if tracking is not None and tracking is not IDLE:
-            tracking.others.append(self)
+            others = tracking.others  # report_observed, inlined
+            if others is None:
+                tracking.others = [self]
+            else:
+                others.append(self)
         if self.computing:
             # Reported first: the reader depends on this computed, so once the
             # cycle is gone it recomputes instead of keeping this error.

@@ -150,9 +150,9 @@ class Node(ReferenceHolder):
             atoms = self._atoms = {}
         if key not in atoms:  # made now, so the end of the run finds every atom it read
             atoms[key] = Atom()
-        record = tracking.record
-        record(atoms)
-        record(key)
+        log = tracking.log
+        log.append(atoms)
+        log.append(key)
 
     def _foreign_read(self, owner: Runtime) -> None:
         """A read from a thread that does not own the tree: refused inside its

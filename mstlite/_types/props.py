@@ -49,9 +49,9 @@ class Prop(property):
                 # atom table): log the read as two appends, nothing looked up.
                 atoms = obj._atoms
                 if atoms is not None and rt.idle is None:
-                    record = tracking.record
-                    record(atoms)
-                    record(name)
+                    log = tracking.log
+                    log.append(atoms)
+                    log.append(name)
                 else:
                     obj._observe_in(rt, name)
             if not obj._alive:
