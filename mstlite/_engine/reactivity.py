@@ -151,7 +151,10 @@ class Derivation:
         if others:
             new.update(others)
         old = self.observing
-        if new != old:  # e.g. the same reads in another order: one C-level comparison
+        if not old:  # the first run (or the first since a dispose): nothing to diff
+            for observable in new:
+                observable.observers[self] = None
+        elif new != old:  # e.g. the same reads in another order: one C-level comparison
             for observable in old - new:
                 observable.observers.pop(self, None)
             for observable in new - old:  # each atom's own observer order is what is seen
