@@ -33,7 +33,10 @@ class Prop(property):
     def __init__(self, name: str, kind: Type | None) -> None:
         self.name = name
         self.type = kind
-        super().__init__(self._getter(name), self._assign, self._refuse_delete)
+        getter = self._getter(name)
+        # The getter's docstring (a ``property`` subclass takes its ``__doc__`` from there).
+        getter.__doc__ = f"Model property {name!r}: tracked when read by views and reactions."
+        super().__init__(getter, self._assign, self._refuse_delete)
 
     @staticmethod
     def for_type(name: str, kind: Type) -> Prop:
