@@ -7,10 +7,15 @@ stale" on to their own observers, so a reaction re-runs only when a value it
 depends on really changed, and each derivation runs at most once per commit.
 
 An atom keeps its observers in an insertion-ordered dict, so derivations are
-notified (and reactions run) in the order they first subscribed, every run; a
-derivation keeps what it observes in a set (diffed at C speed) and the
-computeds among them in read order, so dependencies are checked in a fixed order. Every function
-takes the runtime of the thread it runs in: the engine has no global state.
+notified (and reactions run) in the order they first subscribed, every run.
+A run logs what it reads: a node's property as the pair (the node's atom
+table, key), flat in one list, so a read appends two references it already
+holds and looks nothing up; computeds and standalone atoms in a second list,
+in read order. Most runs read what the run before read, in the same order:
+two list comparisons at C speed then show that no subscription changes.
+Otherwise the atoms are looked up (created if new) and diffed as sets. Every
+function takes the runtime of the thread it runs in: the engine has no global
+state.
 """
 
 from __future__ import annotations
@@ -56,7 +61,11 @@ def report_observed(rt: Runtime, observable: Atom | Computed) -> None:
     """Record that the running derivation of ``rt`` read ``observable``."""
     tracking = rt.tracking
     if tracking is not None and tracking is not IDLE:
-        tracking.new_observing.append(observable)
+        others = tracking.others
+        if others is None:
+            tracking.others = [observable]
+        else:
+            others.append(observable)
 
 
 class Derivation:
@@ -65,10 +74,12 @@ class Derivation:
     __slots__ = (
         "__weakref__",
         "computeds",
+        "log",
         "name",
-        "new_computeds",
-        "new_observing",
         "observing",
+        "others",
+        "seen_log",
+        "seen_others",
         "state",
     )
 
@@ -76,10 +87,16 @@ class Derivation:
         self.name = name
         self.state = STALE
         self.observing: set[Atom | Computed] = set()
-        self.new_observing: list[Atom | Computed] = []
         # The computeds among ``observing``, in the order they were first read.
-        self.computeds: list[Computed] = []
-        self.new_computeds: list[Computed] = []
+        self.computeds: tuple[Computed, ...] = ()
+        # This run's reads of node atoms: (atom table, key) pairs, flat (two appends a read).
+        self.log: list[Any] = []
+        # This run's reads of computeds and standalone atoms, in order (None: none yet;
+        # most derivations read none, and a list fewer is less memory to reach).
+        self.others: list[Atom | Computed] | None = None
+        # The logs of the run that set ``observing`` (None: compare unequal, rebind).
+        self.seen_log: list[Any] | None = None
+        self.seen_others: list[Atom | Computed] | None = None
 
     def on_become_stale(self, rt: Runtime) -> None:
         raise NotImplementedError
@@ -91,7 +108,7 @@ class Derivation:
             previous = rt.tracking
             rt.tracking = rt.idle  # checking dependencies is not reading them
             try:
-                for computed in list(self.computeds):
+                for computed in self.computeds:  # a tuple: rebinding it is no harm
                     try:
                         computed.get(rt)
                     except Exception:
@@ -107,8 +124,9 @@ class Derivation:
     def track(self, rt: Runtime, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` recording what it reads; update the subscriptions to match."""
         previous = rt.tracking
-        self.new_observing = []
-        self.new_computeds = []
+        if self.log or self.others:  # a run of this derivation inside its own run
+            self.log = []
+            self.others = None
         rt.tracking = self
         try:
             return fn()
@@ -116,28 +134,58 @@ class Derivation:
             # ``or``: a runtime that became checked meanwhile restores its new idle value.
             rt.tracking = previous or rt.idle
             self.state = UP_TO_DATE
-            self._bind_dependencies()
+            log, others = self.log, self.others
+            if log == self.seen_log and others == self.seen_others:
+                log.clear()  # read what the last run read: the subscriptions stand
+                self.others = None
+            else:
+                self._bind_dependencies()
 
     def _bind_dependencies(self) -> None:
-        new = set(self.new_observing)
-        self.new_observing = []
+        log, others = self.log, self.others
+        tables, keys = log[0::2], log[1::2]
+        try:
+            new: set[Atom | Computed] = set(map(dict.__getitem__, tables, keys))
+        except KeyError:  # some atom does not exist yet: create it
+            new = set(map(_atom_in, tables, keys))
+        if others:
+            new.update(others)
         old = self.observing
-        if new != old:  # usually equal: one C-level comparison
+        if not old:  # the first run (or the first since a dispose): nothing to diff
+            for observable in new:
+                observable.observers[self] = None
+        elif new != old:  # e.g. the same reads in another order: one C-level comparison
             for observable in old - new:
                 observable.observers.pop(self, None)
             for observable in new - old:  # each atom's own observer order is what is seen
                 observable.observers[self] = None
         self.observing = new
-        computeds = self.new_computeds
-        self.computeds = list(dict.fromkeys(computeds)) if computeds else computeds
-        self.new_computeds = []
+        self.computeds = (
+            tuple(o for o in dict.fromkeys(others) if isinstance(o, Computed)) if others else ()
+        )
+        # Keep the log to compare the next run with, unless it is mostly repeated reads
+        # (then it would hold far more than the set it stands for).
+        self.seen_log = log if len(log) <= 4 * len(new) + 64 else None
+        self.seen_others = others
+        self.log = []
+        self.others = None
 
     def clear_observing(self) -> None:
         for observable in list(self.observing):
             observable.observers.pop(self, None)
         self.observing = set()
-        self.computeds = []
+        self.computeds = ()
+        self.seen_log = None  # the next run subscribes again, even to the same reads
+        self.seen_others = None
         self.state = STALE
+
+
+def _atom_in(atoms: dict[Any, Atom], key: Any) -> Atom:
+    """The atom of ``key`` in a node's atom table, created on first use."""
+    atom = atoms.get(key)
+    if atom is None:
+        atom = atoms[key] = Atom()
+    return atom
 
 
 class Computed(Derivation):
@@ -173,8 +221,11 @@ class Computed(Derivation):
     def get(self, rt: Runtime) -> Any:
         tracking = rt.tracking
         if tracking is not None and tracking is not IDLE:
-            tracking.new_observing.append(self)
-            tracking.new_computeds.append(self)
+            others = tracking.others  # report_observed, inlined
+            if others is None:
+                tracking.others = [self]
+            else:
+                others.append(self)
         if self.computing:
             # Reported first: the reader depends on this computed, so once the
             # cycle is gone it recomputes instead of keeping this error.
@@ -272,8 +323,12 @@ class Reaction(Derivation):
         if self.disposed:
             return
         self.rt = rt
+        state = self.state
+        if state == UP_TO_DATE:
+            return
         try:
-            if self.should_compute(rt):
+            # ``should_compute`` inlined for STALE, the common case: a read atom changed.
+            if state == STALE or self.should_compute(rt):
                 self.on_invalidate(self)
         except Exception as error:
             report_error(error, f"reaction {self.name!r}", rt)

@@ -238,7 +238,7 @@ def _deliver(delivery: Delivery, tx: Transaction) -> None:
 
 def run_pending_reactions(rt: Runtime) -> None:
     """Run the reactions scheduled in ``rt``'s thread, in the order they were scheduled."""
-    if rt.committing or rt.tx is not None:
+    if not rt.pending_reactions or rt.committing or rt.tx is not None:
         return
     rt.committing = True
     try:
@@ -261,13 +261,14 @@ def run_pending_reactions(rt: Runtime) -> None:
                 break
             batch = rt.pending_reactions
             rt.pending_reactions = []
-            for index, reaction in enumerate(batch):
+            for reaction in batch:
                 try:
                     reaction.run(rt)
                 except BaseException:
                     # KeyboardInterrupt and the like propagate; the rest of the batch
-                    # stays scheduled and runs at the next commit.
-                    rt.pending_reactions[:0] = batch[index + 1 :]
+                    # stays scheduled and runs at the next commit (a reaction is queued
+                    # once: ``scheduled``).
+                    rt.pending_reactions[:0] = batch[batch.index(reaction) + 1 :]
                     raise
     finally:
         rt.committing = False

@@ -148,10 +148,11 @@ class Node(ReferenceHolder):
         atoms = self._atoms
         if atoms is None:
             atoms = self._atoms = {}
-        atom = atoms.get(key)
-        if atom is None:
-            atom = atoms[key] = Atom()
-        tracking.new_observing.append(atom)
+        if key not in atoms:  # made now, so the end of the run finds every atom it read
+            atoms[key] = Atom()
+        log = tracking.log
+        log.append(atoms)
+        log.append(key)
 
     def _foreign_read(self, owner: Runtime) -> None:
         """A read from a thread that does not own the tree: refused inside its
@@ -246,7 +247,9 @@ class Node(ReferenceHolder):
         atoms = self._atoms
         if atoms is not None:
             atom_key = self._slot_atom
-            self._changed(key if atom_key is None else atom_key)
+            atom = atoms.get(key if atom_key is None else atom_key)  # _changed, inlined
+            if atom is not None and atom.observers:
+                atom.report_changed(tree.rt)
             if self._keys_atom is not None and (not existed or new is REMOVED):
                 self._changed(self._keys_atom)
         if tree.snapshot_listeners or tree.commit_hooks:
@@ -276,7 +279,8 @@ class Node(ReferenceHolder):
                 break
             journal.append((_restore_snapshot, node, snap))
             node._snap = None
-            if node._atoms is not None:
+            atoms = node._atoms
+            if atoms is not None and SNAPSHOT in atoms:
                 node._changed(SNAPSHOT)
             parent = node._parent
             if parent is not None:
