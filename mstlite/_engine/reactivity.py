@@ -135,6 +135,9 @@ class Derivation:
             rt.tracking = previous or rt.idle
             self.state = UP_TO_DATE
             log, others = self.log, self.others
+            # ``==`` on the logs is identity on their atom tables: a table is made with
+            # the atom of the read that made it, never loses an atom, and an Atom
+            # equals only itself, so two distinct tables never compare equal.
             if log == self.seen_log and others == self.seen_others:
                 log.clear()  # read what the last run read: the subscriptions stand
                 self.others = None
