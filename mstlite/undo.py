@@ -44,8 +44,15 @@ class UndoManager:
     def __init__(self, tree: Node, *, max_history: int = 100) -> None:
         self.tree = tree
         self.max_history = max_history
-        self._history: list[HistoryEntry] = []
+        # The entries, flat: every patch and inverse of every entry, oldest first, and
+        # where each entry ends in them (entry i spans _ends[i - 1] (or 0) to _ends[i]).
+        # Flat lists of plain dicts and ints: recording a step allocates no container
+        # the cyclic collector would scan again and again as the history grows.
+        self._patches: list[Patch] = []
+        self._inverses: list[Patch] = []
+        self._ends: list[int] = []
         self._position = 0
+        # What the listener heard of the commit being delivered (filed by _on_commit).
         self._pending = HistoryEntry()
         self._skip = 0
         self._group: HistoryEntry | None = None
@@ -64,8 +71,9 @@ class UndoManager:
     def _record(self, patch: Patch, inverse: Patch) -> None:
         if self._skip:
             return
-        self._pending.patches.append(patch)
-        self._pending.inverse_patches.append(inverse)
+        pending = self._pending
+        pending.patches.append(patch)
+        pending.inverse_patches.append(inverse)
 
     def _middleware(self, call: ActionContext, next_: Callable[[ActionContext], Any]) -> Any:
         if call.type in ("flow_return", "flow_throw"):
@@ -76,21 +84,23 @@ class UndoManager:
         return next_(call)
 
     def _on_commit(self, tx: Transaction) -> None:
+        pending = self._pending
+        if not pending.patches:
+            return
         # A stretch of a flow carries the flow's id on its transaction itself.
-        flow = tx.flow or None
-        entry = self._pending
-        if not entry.patches:
+        flow = tx.flow
+        target: HistoryEntry | None = self._group
+        if target is None and flow:
+            target = self._flows.get(flow)
+            if target is None:
+                target = self._flows[flow] = HistoryEntry()
+        if target is None:
+            self._push(pending)
             return
-        self._pending = HistoryEntry()
-        if self._group is not None:
-            target = self._group
-        elif flow is not None:
-            target = self._flows.setdefault(flow, HistoryEntry())
-        else:
-            self._push(entry)
-            return
-        target.patches.extend(entry.patches)
-        target.inverse_patches.extend(entry.inverse_patches)
+        target.patches.extend(pending.patches)
+        target.inverse_patches.extend(pending.inverse_patches)
+        pending.patches.clear()
+        pending.inverse_patches.clear()
 
     def _close_flow(self, flow: int) -> None:
         entry = self._flows.pop(flow, None)
@@ -102,19 +112,45 @@ class UndoManager:
                 self._push(entry)
 
     def _push(self, entry: HistoryEntry) -> None:
-        del self._history[self._position :]
-        self._history.append(entry)
-        if len(self._history) > self.max_history:
-            del self._history[: len(self._history) - self.max_history]
-        self._position = len(self._history)
-        self._atom.report_changed(self.tree._tree.rt)
+        """File ``entry``'s patches as the newest entry (and empty it), dropping the
+        undone entries past the position and the oldest beyond ``max_history``."""
+        ends = self._ends
+        if self._position < len(ends):  # a new step drops the redo branch
+            cut = ends[self._position - 1] if self._position else 0
+            del self._patches[cut:], self._inverses[cut:], ends[self._position :]
+        self._patches.extend(entry.patches)
+        self._inverses.extend(entry.inverse_patches)
+        entry.patches.clear()
+        entry.inverse_patches.clear()
+        ends.append(len(self._patches))
+        excess = len(ends) - max(self.max_history, 0)
+        if excess > 0:
+            self._forget_oldest(excess)
+        self._position = len(ends)
+        if self._atom.observers:
+            self._atom.report_changed(self.tree._tree.rt)
+
+    def _forget_oldest(self, count: int) -> None:
+        """Drop the ``count`` oldest entries."""
+        cut = self._ends[count - 1]
+        del self._patches[:cut], self._inverses[:cut]
+        self._ends[:] = [end - cut for end in self._ends[count:]]
+
+    def _entry(self, index: int) -> tuple[list[Patch], list[Patch]]:
+        """The patches and inverse patches of entry ``index``."""
+        start = self._ends[index - 1] if index else 0
+        end = self._ends[index]
+        return self._patches[start:end], self._inverses[start:end]
 
     # ------------------------------------------------------------- public
     @property
     def history(self) -> list[HistoryEntry]:
-        """The recorded entries, oldest first (entries past ``undo_index`` can be redone)."""
+        """The recorded entries, oldest first (entries past ``undo_index`` can be redone).
+
+        Each read returns new entries: changing them does not change the history.
+        """
         report_observed(self.tree._tree.rt, self._atom)
-        return list(self._history)
+        return [HistoryEntry(*self._entry(index)) for index in range(len(self._ends))]
 
     @property
     def undo_index(self) -> int:
@@ -132,21 +168,21 @@ class UndoManager:
     def can_redo(self) -> bool:
         """True when there is an undone entry to redo."""
         report_observed(self.tree._tree.rt, self._atom)
-        return self._position < len(self._history)
+        return self._position < len(self._ends)
 
     def undo(self) -> None:
         """Undo the last entry; raises ``IndexError`` when there is none."""
         if self._position == 0:
             raise IndexError("nothing to undo")
-        entry = self._history[self._position - 1]
-        self._step([freeze(p) for p in reversed(entry.inverse_patches)], -1)
+        _, inverses = self._entry(self._position - 1)
+        self._step([freeze(p) for p in reversed(inverses)], -1)
 
     def redo(self) -> None:
         """Redo the next undone entry; raises ``IndexError`` when there is none."""
-        if self._position >= len(self._history):
+        if self._position >= len(self._ends):
             raise IndexError("nothing to redo")
-        entry = self._history[self._position]
-        self._step([freeze(p) for p in entry.patches], 1)
+        patches, _ = self._entry(self._position)
+        self._step([freeze(p) for p in patches], 1)
 
     def _step(self, patches: list[Any], move: int) -> None:
         """Apply ``patches`` and move the position, as one action: both or neither."""
@@ -169,7 +205,9 @@ class UndoManager:
 
     def clear(self) -> None:
         """Forget the whole history."""
-        self._history.clear()
+        self._patches.clear()
+        self._inverses.clear()
+        self._ends.clear()
         self._position = 0
         self._changed()
 

@@ -21,6 +21,7 @@ from mstlite._node.node import Node
 __all__ = [
     "ActionContext",
     "Handler",
+    "action_body",
     "add_middleware",
     "handlers_of",
     "has_watchers",
@@ -79,13 +80,18 @@ def run_chain(
     call: ActionContext, handlers: list[Handler], final: Callable[[ActionContext], Any]
 ) -> Any:
     """Run ``final(call)`` inside every handler, outermost first."""
+    count = len(handlers)
+    if count == 1:  # the common case: one middleware, nothing to link
+        return handlers[0](call, final)
+    if not count:  # only action listeners watch
+        return final(call)
     # Linked innermost first, with no closure referring to itself: a recursive inner
     # function is a reference cycle, garbage only the cyclic collector frees, and one
     # per action made full collections of large trees frequent.
     next_ = final
-    for handler in reversed(handlers):
-        next_ = _link(handler, next_)
-    return next_(call)
+    for index in range(count - 1, 0, -1):
+        next_ = _link(handlers[index], next_)
+    return handlers[0](call, next_)
 
 
 def _link(
@@ -93,6 +99,15 @@ def _link(
 ) -> Callable[[ActionContext], Any]:
     """``next`` for the handler before ``handler``: runs ``handler`` with ``next_``."""
     return lambda current: handler(current, next_)
+
+
+def action_body(fn: Callable[..., Any]) -> Callable[[ActionContext], Any]:
+    """The innermost step of the middleware chain of action ``fn``: the call itself,
+    with the node, arguments and keyword arguments the middleware handed on.
+
+    Made once per decorated action (``@action``), not once per call.
+    """
+    return lambda call: fn(call.context, *call.args, **call.kwargs)
 
 
 def new_call(
@@ -160,10 +175,16 @@ def owner_runtime(node: Node) -> Runtime:
 
 
 def run_action(
-    node: Node, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    node: Node,
+    name: str,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    body: Callable[[ActionContext], Any],
 ) -> Any:
     """Run ``fn(node, *args, **kwargs)`` as the action ``name``: through the middleware
-    around ``node`` (if any), as a savepoint of the running transaction or a new one."""
+    around ``node`` (if any; ``body`` is ``action_body(fn)``), as a savepoint of the
+    running transaction or a new one."""
     rt = node._tree.rt
     if rt.ident != get_ident() or not node._alive:
         owner_runtime(node)  # raises the error that applies
@@ -172,16 +193,23 @@ def run_action(
         return run_in_transaction(rt, fn, node, *args, **kwargs)
     handlers, listened = watchers
     call = new_call(rt, node, name, "action", list(args), dict(kwargs))
+    return run_in_transaction(rt, _run_watched, rt, call, handlers, body, listened)
+
+
+def _run_watched(
+    rt: Runtime,
+    call: ActionContext,
+    handlers: list[Handler],
+    body: Callable[[ActionContext], Any],
+    listened: bool,
+) -> Any:
+    """The transaction of a watched action: the call on the stack, reported to the
+    action listeners when it is outermost, run through the handlers."""
     stack = rt.action_stack
-    report = listened and not stack  # on_action hears outermost calls only
-
-    def body() -> Any:
-        stack.append(call)
-        try:
-            if report:
-                report_action(rt, node, call)
-            return run_chain(call, handlers, lambda c: fn(c.context, *c.args, **c.kwargs))
-        finally:
-            stack.pop()
-
-    return run_in_transaction(rt, body)
+    if listened and not stack:  # on_action hears outermost calls only
+        report_action(rt, call.context, call)
+    stack.append(call)
+    try:
+        return run_chain(call, handlers, body)
+    finally:
+        stack.pop()
