@@ -46,17 +46,15 @@ class UndoManager:
         self.max_history = max_history
         # The entries, flat: every patch and inverse of every entry, oldest first, and
         # where each entry ends in them (entry i spans _ends[i - 1] (or 0) to _ends[i]).
-        # Flat lists of plain dicts and ints: recording a step allocates no container
+        # What the listener hears goes straight after the last entry, and the commit
+        # hook files it: recording a step copies nothing and allocates no container
         # the cyclic collector would scan again and again as the history grows.
         self._patches: list[Patch] = []
         self._inverses: list[Patch] = []
         self._ends: list[int] = []
         self._position = 0
-        # What the listener heard of the commit being delivered (filed by _on_commit).
-        self._pending = HistoryEntry()
         self._skip = 0
         self._group: HistoryEntry | None = None
-        self._group_depth = 0
         # Flow id -> the entry its stretches are collected in until it ends.
         self._flows: dict[int, HistoryEntry] = {}
         self._atom = Atom()
@@ -71,9 +69,8 @@ class UndoManager:
     def _record(self, patch: Patch, inverse: Patch) -> None:
         if self._skip:
             return
-        pending = self._pending
-        pending.patches.append(patch)
-        pending.inverse_patches.append(inverse)
+        self._patches.append(patch)
+        self._inverses.append(inverse)
 
     def _middleware(self, call: ActionContext, next_: Callable[[ActionContext], Any]) -> Any:
         if call.type in ("flow_return", "flow_throw"):
@@ -83,9 +80,16 @@ class UndoManager:
                 self._close_flow(call.root_id)
         return next_(call)
 
+    def _filed(self) -> int:
+        """Where the filed entries end in the flat lists (what follows is unfiled)."""
+        ends = self._ends
+        return ends[-1] if ends else 0
+
     def _on_commit(self, tx: Transaction) -> None:
-        pending = self._pending
-        if not pending.patches:
+        """File what the listener heard of ``tx`` (the commit just delivered)."""
+        patches = self._patches
+        filed = self._filed()
+        if len(patches) == filed:
             return
         # A stretch of a flow carries the flow's id on its transaction itself.
         flow = tx.flow
@@ -94,13 +98,12 @@ class UndoManager:
             target = self._flows.get(flow)
             if target is None:
                 target = self._flows[flow] = HistoryEntry()
-        if target is None:
-            self._push(pending)
+        if target is None:  # the common case: one entry per outermost action
+            self._file()
             return
-        target.patches.extend(pending.patches)
-        target.inverse_patches.extend(pending.inverse_patches)
-        pending.patches.clear()
-        pending.inverse_patches.clear()
+        target.patches.extend(patches[filed:])
+        target.inverse_patches.extend(self._inverses[filed:])
+        del patches[filed:], self._inverses[filed:]
 
     def _close_flow(self, flow: int) -> None:
         entry = self._flows.pop(flow, None)
@@ -112,17 +115,26 @@ class UndoManager:
                 self._push(entry)
 
     def _push(self, entry: HistoryEntry) -> None:
-        """File ``entry``'s patches as the newest entry (and empty it), dropping the
-        undone entries past the position and the oldest beyond ``max_history``."""
+        """File ``entry`` (a group's or a flow's) as the newest entry."""
+        filed = self._filed()
+        self._patches[filed:filed] = entry.patches  # before anything heard but unfiled
+        self._inverses[filed:filed] = entry.inverse_patches
+        self._file(filed + len(entry.patches))
+
+    def _file(self, end: int | None = None) -> None:
+        """Make the patches up to ``end`` (all heard so far by default) the newest
+        entry, dropping the undone entries past the position and the oldest beyond
+        ``max_history``."""
         ends = self._ends
-        if self._position < len(ends):  # a new step drops the redo branch
-            cut = ends[self._position - 1] if self._position else 0
-            del self._patches[cut:], self._inverses[cut:], ends[self._position :]
-        self._patches.extend(entry.patches)
-        self._inverses.extend(entry.inverse_patches)
-        entry.patches.clear()
-        entry.inverse_patches.clear()
-        ends.append(len(self._patches))
+        if end is None:
+            end = len(self._patches)
+        position = self._position
+        if position < len(ends):  # a new step drops the redo branch
+            cut = ends[position - 1] if position else 0
+            filed = ends[-1]
+            del self._patches[cut:filed], self._inverses[cut:filed], ends[position:]
+            end -= filed - cut
+        ends.append(end)
         excess = len(ends) - max(self.max_history, 0)
         if excess > 0:
             self._forget_oldest(excess)
@@ -132,9 +144,10 @@ class UndoManager:
 
     def _forget_oldest(self, count: int) -> None:
         """Drop the ``count`` oldest entries."""
-        cut = self._ends[count - 1]
+        ends = self._ends
+        cut = ends[count - 1]
         del self._patches[:cut], self._inverses[:cut]
-        self._ends[:] = [end - cut for end in self._ends[count:]]
+        ends[:] = [end - cut for end in ends[count:]]
 
     def _entry(self, index: int) -> tuple[list[Patch], list[Patch]]:
         """The patches and inverse patches of entry ``index``."""
@@ -205,8 +218,8 @@ class UndoManager:
 
     def clear(self) -> None:
         """Forget the whole history."""
-        self._patches.clear()
-        self._inverses.clear()
+        filed = self._filed()
+        del self._patches[:filed], self._inverses[:filed]
         self._ends.clear()
         self._position = 0
         self._changed()

@@ -111,9 +111,16 @@ def action_body(fn: Callable[..., Any]) -> Callable[[ActionContext], Any]:
 
 
 def new_call(
-    rt: Runtime, node: Node, name: str, kind: str, args: list[Any], kwargs: dict[str, Any]
+    rt: Runtime,
+    node: Node,
+    name: str,
+    kind: str,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    root: Node | None = None,
 ) -> ActionContext:
-    """A call of action ``name``, child of the call running in ``rt``'s thread (if any)."""
+    """A call of action ``name``, child of the call running in ``rt``'s thread (if any);
+    ``root`` is the root of ``node``'s tree, when the caller found it already."""
     stack = rt.action_stack
     parent = stack[-1] if stack else None
     call_id = next(rt.call_ids)
@@ -124,7 +131,7 @@ def new_call(
         kind,
         args,
         node,
-        root_of(node),
+        root_of(node) if root is None else root,
         call_id,
         parent.id if parent else 0,
         parent.root_id if parent else call_id,
@@ -143,13 +150,13 @@ def has_watchers(node: Node) -> bool:
     return False
 
 
-def _watchers(node: Node) -> tuple[list[Handler], bool] | None:
-    """``handlers_of(node)`` and whether an action listener is above ``node``, in one
-    walk up; ``None`` (no list built) when nothing watches, the common case."""
+def _watchers(node: Node) -> tuple[list[Handler], bool, Node] | None:
+    """``handlers_of(node)``, whether an action listener is above ``node``, and the root,
+    in one walk up; ``None`` (no list built) when nothing watches, the common case."""
     handlers: list[Handler] | None = None
     listened = False
-    current: Node | None = node
-    while current is not None:
+    current = node
+    while True:
         extras = current._ext
         if extras is not None:
             if extras.middleware:
@@ -158,10 +165,13 @@ def _watchers(node: Node) -> tuple[list[Handler], bool] | None:
                 handlers.extend(extras.middleware)
             if extras.action_listeners:
                 listened = True
-        current = current._parent
+        parent = current._parent
+        if parent is None:
+            break
+        current = parent
     if handlers is None:
-        return ([], True) if listened else None
-    return handlers, listened
+        return ([], True, current) if listened else None
+    return handlers, listened, current
 
 
 def owner_runtime(node: Node) -> Runtime:
@@ -184,15 +194,18 @@ def run_action(
 ) -> Any:
     """Run ``fn(node, *args, **kwargs)`` as the action ``name``: through the middleware
     around ``node`` (if any; ``body`` is ``action_body(fn)``), as a savepoint of the
-    running transaction or a new one."""
+    running transaction or a new one. ``kwargs`` must be the caller's own new dict
+    (the middleware gets it to change)."""
     rt = node._tree.rt
     if rt.ident != get_ident() or not node._alive:
         owner_runtime(node)  # raises the error that applies
     watchers = _watchers(node)
     if watchers is None:
         return run_in_transaction(rt, fn, node, *args, **kwargs)
-    handlers, listened = watchers
-    call = new_call(rt, node, name, "action", list(args), dict(kwargs))
+    handlers, listened, root = watchers
+    # ``kwargs`` is the decorator's own ``**kwargs`` dict, new at each call: the
+    # middleware may change it, so it is handed on as it is, not copied again.
+    call = new_call(rt, node, name, "action", list(args), kwargs, root)
     return run_in_transaction(rt, _run_watched, rt, call, handlers, body, listened)
 
 
