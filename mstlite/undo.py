@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mstlite._api.middleware import ActionContext, add_middleware
+from mstlite._api.middleware import ActionContext, add_flow_middleware
 from mstlite._api.patching import apply_patch, on_patch
 from mstlite._engine.reactivity import Atom, report_observed
 from mstlite._engine.transaction import Transaction, run_pending_reactions
@@ -60,7 +60,7 @@ class UndoManager:
         self._atom = Atom()
         self._disposers = [
             on_patch(tree, self._record),
-            add_middleware(tree, self._middleware),
+            add_flow_middleware(tree, self._flow_middleware),
         ]
         self._hooks = tree._tree.commit_hooks
         self._hooks.append(self._on_commit)
@@ -72,7 +72,8 @@ class UndoManager:
         self._patches.append(patch)
         self._inverses.append(inverse)
 
-    def _middleware(self, call: ActionContext, next_: Callable[[ActionContext], Any]) -> Any:
+    def _flow_middleware(self, call: ActionContext, next_: Callable[[ActionContext], Any]) -> Any:
+        """Files a flow's entry when it ends (flow events only: see add_flow_middleware)."""
         if call.type in ("flow_return", "flow_throw"):
             try:
                 return next_(call)

@@ -22,6 +22,7 @@ __all__ = [
     "ActionContext",
     "Handler",
     "action_body",
+    "add_flow_middleware",
     "add_middleware",
     "handlers_of",
     "has_watchers",
@@ -64,13 +65,25 @@ def add_middleware(node: Node, handler: Handler) -> Callable[[], None]:
     return subscribe(node._extras().middleware, handler)
 
 
+def add_flow_middleware(node: Node, handler: Handler) -> Callable[[], None]:
+    """Run ``handler(call, next)`` around every flow event on ``node``'s subtree, outside
+    the node's own middleware; plain actions do not reach it. Returns a disposer.
+
+    For the library's own watchers of flows (``UndoManager``): a handler that
+    passes every plain action through would cost each of them a call.
+    """
+    return subscribe(node._extras().flow_middleware, handler)
+
+
 def handlers_of(node: Node) -> list[Handler]:
-    """The middleware around actions on ``node``: its own first, then its ancestors'."""
+    """The middleware around flow events on ``node``: its own first (the flow-only
+    handlers outermost), then its ancestors'."""
     handlers: list[Handler] = []
     current: Node | None = node
     while current is not None:
         extras = current._ext
         if extras is not None:
+            handlers.extend(extras.flow_middleware)
             handlers.extend(extras.middleware)
         current = current._parent
     return handlers
@@ -140,11 +153,13 @@ def new_call(
 
 
 def has_watchers(node: Node) -> bool:
-    """Whether middleware or an action listener watches actions on ``node``."""
+    """Whether middleware or an action listener watches flows on ``node``."""
     current: Node | None = node
     while current is not None:
         extras = current._ext
-        if extras is not None and (extras.middleware or extras.action_listeners):
+        if extras is not None and (
+            extras.middleware or extras.flow_middleware or extras.action_listeners
+        ):
             return True
         current = current._parent
     return False
