@@ -136,9 +136,8 @@ class UndoManager:
             del self._patches[cut:filed], self._inverses[cut:filed], ends[position:]
             end -= filed - cut
         ends.append(end)
-        excess = len(ends) - max(self.max_history, 0)
-        if excess > 0:
-            self._forget_oldest(excess)
+        if len(ends) > self.max_history:
+            self._forget_oldest(len(ends) - max(self.max_history, 0))
         self._position = len(ends)
         if self._atom.observers:
             self._atom.report_changed(self.tree._tree.rt)

@@ -238,6 +238,8 @@ def _run_watched(
         report_action(rt, call.context, call)
     stack.append(call)
     try:
+        if len(handlers) == 1:  # run_chain's common case, without the call
+            return handlers[0](call, body)
         return run_chain(call, handlers, body)
     finally:
         stack.pop()

@@ -153,7 +153,11 @@ def routes_of(node: Node, cache: PathCache) -> Route:
     if parent is not None and (extras is None or not extras.patch_listeners):
         inherited = routes.get(parent)  # the common case: a sibling was written before
         if inherited is not None:
-            route = _child_route(inherited, node._key)
+            key = node._key
+            if type(inherited) is str and type(key) is int:  # an array item: inlined
+                route: Route = f"{inherited}/{key}"
+            else:
+                route = _child_route(inherited, key)
             routes[node] = route
             return route
     # Iterative, not recursive: trees may be deeper than Python's recursion limit.
