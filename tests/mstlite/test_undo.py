@@ -180,3 +180,43 @@ def test_history_entries_are_copies_and_the_redo_branch_and_limit_hold() -> None
     manager.undo()
     assert get_snapshot(doc) == {"text": "a", "words": ["a"]}
     manager.dispose()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 4),
+    # Not without_undo: a redo over a change kept out of the history overwrites it.
+    st.lists(st.sampled_from(["write", "drop", "undo", "redo", "group", "clear"])),
+)
+def test_any_mix_of_steps_keeps_history_and_position_consistent(
+    max_history: int, steps: list[str]
+) -> None:
+    doc = Doc.create()
+    manager = UndoManager(doc, max_history=max_history)
+    for number, step in enumerate(steps):
+        if step == "write":
+            doc.write(str(number))
+        elif step == "drop":
+            doc.drop()
+        elif step == "undo" and manager.can_undo:
+            manager.undo()
+        elif step == "redo" and manager.can_redo:
+            manager.redo()
+        elif step == "group":
+            with manager.group():
+                doc.write(f"g{number}")
+                doc.drop()
+                doc.write(f"h{number}")
+        elif step == "clear":
+            manager.clear()
+        assert 0 <= manager.undo_index <= len(manager.history) <= max_history
+    here = get_snapshot(doc)
+    applied = manager.undo_index
+    while manager.can_undo:
+        manager.undo()
+    while manager.can_redo:
+        manager.redo()
+    for _ in range(len(manager.history) - applied):
+        manager.undo()
+    assert get_snapshot(doc) == here and manager.undo_index == applied
+    manager.dispose()
