@@ -66,18 +66,11 @@ def deliver_patch(delivery: Delivery, entry: tuple[Any, ...]) -> None:
     """Call each listener with the patch and its inverse, its path relative to the listener.
 
     ``entry`` is ``(deliver_patch, [(prefix, listener)...], parts, op, value, old_value)``.
-    ``Delivery.call``'s error handling, inlined: this runs once per listener and patch.
     """
     _, listeners, parts, op, value, old_value = entry
     for prefix, listener in listeners:
         patch, inverse = make_patch_pair(op, join_json_path(parts[prefix:]), value, old_value)
-        try:
-            listener(patch, inverse)
-        except Exception as error:
-            report_error(error, "an on_patch listener", delivery.rt)
-        except BaseException as error:
-            if delivery.interrupt is None:
-                delivery.interrupt = error
+        _tell(delivery, (listener,), patch, inverse)
 
 
 def make_patch_pair(
@@ -205,26 +198,10 @@ def deliver_sole(delivery: Delivery, entry: tuple[Any, ...]) -> None:
     """Deliver one queued patch heard by one group of listeners (the common case).
 
     ``entry`` is ``(deliver_sole, listeners, path, op, value, old_value)``.
-    ``make_patch_pair`` and ``Delivery.call`` inlined: this runs once per patch.
     """
     _, listeners, path, op, value, old_value = entry
-    if op == "replace":
-        patch = {"op": "replace", "path": path, "value": value}
-        inverse = {"op": "replace", "path": path, "value": old_value}
-    elif op == "add":
-        patch = {"op": "add", "path": path, "value": value}
-        inverse = {"op": "remove", "path": path}
-    else:
-        patch = {"op": "remove", "path": path}
-        inverse = {"op": "add", "path": path, "value": old_value}
-    for listener in listeners:
-        try:
-            listener(patch, inverse)
-        except Exception as error:
-            report_error(error, "an on_patch listener", delivery.rt)
-        except BaseException as error:
-            if delivery.interrupt is None:
-                delivery.interrupt = error
+    patch, inverse = make_patch_pair(op, path, value, old_value)
+    _tell(delivery, listeners, patch, inverse)
 
 
 def deliver_grouped(delivery: Delivery, entry: tuple[Any, ...]) -> None:
@@ -236,14 +213,22 @@ def deliver_grouped(delivery: Delivery, entry: tuple[Any, ...]) -> None:
     _, groups, segment, op, value, old_value = entry
     for prefix, listeners in groups:
         patch, inverse = make_patch_pair(op, prefix + segment, value, old_value)
-        for listener in listeners:
-            try:
-                listener(patch, inverse)
-            except Exception as error:
-                report_error(error, "an on_patch listener", delivery.rt)
-            except BaseException as error:
-                if delivery.interrupt is None:
-                    delivery.interrupt = error
+        _tell(delivery, listeners, patch, inverse)
+
+
+def _tell(delivery: Delivery, listeners: Listeners, patch: Any, inverse: Any) -> None:
+    """Call each of ``listeners`` with the patch and its inverse.
+
+    ``Delivery.call``'s error handling, inlined: this runs once per patch.
+    """
+    for listener in listeners:
+        try:
+            listener(patch, inverse)
+        except Exception as error:
+            report_error(error, "an on_patch listener", delivery.rt)
+        except BaseException as error:
+            if delivery.interrupt is None:
+                delivery.interrupt = error
 
 
 def _emit_with_own(
