@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from mstlite._api.flows import make_flow
-from mstlite._api.middleware import run_action
+from mstlite._api.middleware import action_body, run_action
 from mstlite._node.node import Node
 
 __all__ = ["action"]
@@ -31,9 +31,11 @@ def action(fn: Callable[P, R]) -> Callable[P, R]:
     if inspect.iscoroutinefunction(fn):
         return make_flow(fn)  # type: ignore[return-value]
 
+    body = action_body(fn)
+
     @functools.wraps(fn)
     def wrapper(self: Node, *args: Any, **kwargs: Any) -> Any:
-        return run_action(self, name, fn, args, kwargs)
+        return run_action(self, name, fn, args, kwargs, body)
 
     wrapper.__mst_action__ = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]

@@ -21,6 +21,8 @@ from mstlite._node.node import Node
 __all__ = [
     "ActionContext",
     "Handler",
+    "action_body",
+    "add_flow_middleware",
     "add_middleware",
     "handlers_of",
     "has_watchers",
@@ -63,13 +65,25 @@ def add_middleware(node: Node, handler: Handler) -> Callable[[], None]:
     return subscribe(node._extras().middleware, handler)
 
 
+def add_flow_middleware(node: Node, handler: Handler) -> Callable[[], None]:
+    """Run ``handler(call, next)`` around every flow event on ``node``'s subtree, outside
+    the node's own middleware; plain actions do not reach it. Returns a disposer.
+
+    For the library's own watchers of flows (``UndoManager``): a handler that
+    passes every plain action through would cost each of them a call.
+    """
+    return subscribe(node._extras().flow_middleware, handler)
+
+
 def handlers_of(node: Node) -> list[Handler]:
-    """The middleware around actions on ``node``: its own first, then its ancestors'."""
+    """The middleware around flow events on ``node``: its own first (the flow-only
+    handlers outermost), then its ancestors'."""
     handlers: list[Handler] = []
     current: Node | None = node
     while current is not None:
         extras = current._ext
         if extras is not None:
+            handlers.extend(extras.flow_middleware)
             handlers.extend(extras.middleware)
         current = current._parent
     return handlers
@@ -79,13 +93,18 @@ def run_chain(
     call: ActionContext, handlers: list[Handler], final: Callable[[ActionContext], Any]
 ) -> Any:
     """Run ``final(call)`` inside every handler, outermost first."""
+    count = len(handlers)
+    if count == 1:  # the common case: one middleware, nothing to link
+        return handlers[0](call, final)
+    if not count:  # only action listeners watch
+        return final(call)
     # Linked innermost first, with no closure referring to itself: a recursive inner
     # function is a reference cycle, garbage only the cyclic collector frees, and one
     # per action made full collections of large trees frequent.
     next_ = final
-    for handler in reversed(handlers):
-        next_ = _link(handler, next_)
-    return next_(call)
+    for index in range(count - 1, 0, -1):
+        next_ = _link(handlers[index], next_)
+    return handlers[0](call, next_)
 
 
 def _link(
@@ -95,10 +114,26 @@ def _link(
     return lambda current: handler(current, next_)
 
 
+def action_body(fn: Callable[..., Any]) -> Callable[[ActionContext], Any]:
+    """The innermost step of the middleware chain of action ``fn``: the call itself,
+    with the node, arguments and keyword arguments the middleware handed on.
+
+    Made once per decorated action (``@action``), not once per call.
+    """
+    return lambda call: fn(call.context, *call.args, **call.kwargs)
+
+
 def new_call(
-    rt: Runtime, node: Node, name: str, kind: str, args: list[Any], kwargs: dict[str, Any]
+    rt: Runtime,
+    node: Node,
+    name: str,
+    kind: str,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    root: Node | None = None,
 ) -> ActionContext:
-    """A call of action ``name``, child of the call running in ``rt``'s thread (if any)."""
+    """A call of action ``name``, child of the call running in ``rt``'s thread (if any);
+    ``root`` is the root of ``node``'s tree, when the caller found it already."""
     stack = rt.action_stack
     parent = stack[-1] if stack else None
     call_id = next(rt.call_ids)
@@ -109,7 +144,7 @@ def new_call(
         kind,
         args,
         node,
-        root_of(node),
+        root_of(node) if root is None else root,
         call_id,
         parent.id if parent else 0,
         parent.root_id if parent else call_id,
@@ -118,23 +153,25 @@ def new_call(
 
 
 def has_watchers(node: Node) -> bool:
-    """Whether middleware or an action listener watches actions on ``node``."""
+    """Whether middleware or an action listener watches flows on ``node``."""
     current: Node | None = node
     while current is not None:
         extras = current._ext
-        if extras is not None and (extras.middleware or extras.action_listeners):
+        if extras is not None and (
+            extras.middleware or extras.flow_middleware or extras.action_listeners
+        ):
             return True
         current = current._parent
     return False
 
 
-def _watchers(node: Node) -> tuple[list[Handler], bool] | None:
-    """``handlers_of(node)`` and whether an action listener is above ``node``, in one
-    walk up; ``None`` (no list built) when nothing watches, the common case."""
+def _watchers(node: Node) -> tuple[list[Handler], bool, Node] | None:
+    """``handlers_of(node)``, whether an action listener is above ``node``, and the root,
+    in one walk up; ``None`` (no list built) when nothing watches, the common case."""
     handlers: list[Handler] | None = None
     listened = False
-    current: Node | None = node
-    while current is not None:
+    current = node
+    while True:
         extras = current._ext
         if extras is not None:
             if extras.middleware:
@@ -143,10 +180,13 @@ def _watchers(node: Node) -> tuple[list[Handler], bool] | None:
                 handlers.extend(extras.middleware)
             if extras.action_listeners:
                 listened = True
-        current = current._parent
+        parent = current._parent
+        if parent is None:
+            break
+        current = parent
     if handlers is None:
-        return ([], True) if listened else None
-    return handlers, listened
+        return ([], True, current) if listened else None
+    return handlers, listened, current
 
 
 def owner_runtime(node: Node) -> Runtime:
@@ -160,28 +200,46 @@ def owner_runtime(node: Node) -> Runtime:
 
 
 def run_action(
-    node: Node, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    node: Node,
+    name: str,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    body: Callable[[ActionContext], Any],
 ) -> Any:
     """Run ``fn(node, *args, **kwargs)`` as the action ``name``: through the middleware
-    around ``node`` (if any), as a savepoint of the running transaction or a new one."""
+    around ``node`` (if any; ``body`` is ``action_body(fn)``), as a savepoint of the
+    running transaction or a new one. ``kwargs`` must be the caller's own new dict
+    (the middleware gets it to change)."""
     rt = node._tree.rt
     if rt.ident != get_ident() or not node._alive:
         owner_runtime(node)  # raises the error that applies
     watchers = _watchers(node)
     if watchers is None:
         return run_in_transaction(rt, fn, node, *args, **kwargs)
-    handlers, listened = watchers
-    call = new_call(rt, node, name, "action", list(args), dict(kwargs))
+    handlers, listened, root = watchers
+    # ``kwargs`` is the decorator's own ``**kwargs`` dict, new at each call: the
+    # middleware may change it, so it is handed on as it is, not copied again.
+    call = new_call(rt, node, name, "action", list(args), kwargs, root)
+    return run_in_transaction(rt, _run_watched, rt, call, handlers, body, listened)
+
+
+def _run_watched(
+    rt: Runtime,
+    call: ActionContext,
+    handlers: list[Handler],
+    body: Callable[[ActionContext], Any],
+    listened: bool,
+) -> Any:
+    """The transaction of a watched action: the call on the stack, reported to the
+    action listeners when it is outermost, run through the handlers."""
     stack = rt.action_stack
-    report = listened and not stack  # on_action hears outermost calls only
-
-    def body() -> Any:
-        stack.append(call)
-        try:
-            if report:
-                report_action(rt, node, call)
-            return run_chain(call, handlers, lambda c: fn(c.context, *c.args, **c.kwargs))
-        finally:
-            stack.pop()
-
-    return run_in_transaction(rt, body)
+    if listened and not stack:  # on_action hears outermost calls only
+        report_action(rt, call.context, call)
+    stack.append(call)
+    try:
+        if len(handlers) == 1:  # run_chain's common case, without the call
+            return handlers[0](call, body)
+        return run_chain(call, handlers, body)
+    finally:
+        stack.pop()

@@ -29,6 +29,7 @@ class _Watched(Protocol):
     """A tree with snapshot listeners or commit hooks, changed by the transaction."""
 
     commit_hooks: list[Callable[[Transaction], None]]
+    snapshot_listeners: list[Any]
 
     def notify_snapshot_listeners(self, delivery: Delivery) -> None: ...
 
@@ -188,25 +189,14 @@ def commit(rt: Runtime, tx: Transaction) -> None:
     if not (tx.patches or tx.trees or tx.killed or tx.action_calls):
         run_pending_reactions(rt)  # nobody listens: only reactions to run
         return
-    queue = rt.commit_queue = [tx]
+    # The transaction is delivered first, without the queue: the common case, where
+    # listeners commit nothing of their own, goes through no loop.
+    queue = rt.commit_queue = []
     delivery = Delivery(rt)
-    rounds = 0
     try:
-        while queue:
-            rounds += 1
-            if rounds > MAX_ROUNDS:
-                queue.clear()
-                report_error(
-                    MstError(
-                        f"on_snapshot/on_patch listeners kept changing state for {MAX_ROUNDS} "
-                        "commits in a row; a listener probably triggers itself (make it "
-                        "change state only when needed, or use a reaction)"
-                    ),
-                    "listeners",
-                    rt,
-                )
-                break
-            _deliver(delivery, queue.pop(0))
+        _deliver(delivery, tx)
+        if queue:
+            _deliver_queued(delivery, queue)
     finally:
         rt.commit_queue = None
     try:
@@ -214,6 +204,26 @@ def commit(rt: Runtime, tx: Transaction) -> None:
     finally:
         if delivery.interrupt is not None:
             raise delivery.interrupt
+
+
+def _deliver_queued(delivery: Delivery, queue: list[Transaction]) -> None:
+    """Deliver the transactions listeners committed while one was delivered, in order."""
+    rounds = 1
+    while queue:
+        rounds += 1
+        if rounds > MAX_ROUNDS:
+            queue.clear()
+            report_error(
+                MstError(
+                    f"on_snapshot/on_patch listeners kept changing state for {MAX_ROUNDS} "
+                    "commits in a row; a listener probably triggers itself (make it "
+                    "change state only when needed, or use a reaction)"
+                ),
+                "listeners",
+                delivery.rt,
+            )
+            return
+        _deliver(delivery, queue.pop(0))
 
 
 def _deliver(delivery: Delivery, tx: Transaction) -> None:
@@ -226,13 +236,14 @@ def _deliver(delivery: Delivery, tx: Transaction) -> None:
     trees = tx.trees
     if trees:
         for tree in trees:
-            tree.notify_snapshot_listeners(delivery)
+            if tree.snapshot_listeners:
+                tree.notify_snapshot_listeners(delivery)
     if tx.action_calls:
         for listener, call in tx.action_calls:
             delivery.call("an on_action listener", listener, call)
     if trees:
         for tree in trees:
-            for hook in list(tree.commit_hooks):
+            for hook in tuple(tree.commit_hooks):
                 delivery.call("a commit hook", hook, tx)
 
 

@@ -32,6 +32,7 @@ class NodeExtras:
         "action_listeners",
         "computeds",
         "disposers",
+        "flow_middleware",
         "middleware",
         "patch_listeners",
         "volatile",
@@ -42,6 +43,9 @@ class NodeExtras:
         self.patch_listeners: list[Callable[[Any, Any], None]] = []
         #: add_middleware handlers, run around actions on the node's subtree.
         self.middleware: list[Callable[..., Any]] = []
+        #: Handlers only flows' events reach, outside the node's middleware (an
+        #: UndoManager's, which needs to know when a flow ends): plain actions skip them.
+        self.flow_middleware: list[Callable[..., Any]] = []
         #: on_action listeners, called with each outermost action call on the subtree.
         self.action_listeners: list[Callable[[ActionCall], None]] = []
         #: The cached computed views, by name.

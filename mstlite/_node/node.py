@@ -239,10 +239,12 @@ class Node(ReferenceHolder):
         if tree.patch_listener_count:
             if new is REMOVED:
                 emit(self, tx, "remove", key, None, old_snapshot)
-            elif existed:
-                emit(self, tx, "replace", key, snapshot_of(new), old_snapshot)
             else:
-                emit(self, tx, "add", key, snapshot_of(new), None)
+                value = new._get_snapshot() if isinstance(new, Node) else new
+                if existed:
+                    emit(self, tx, "replace", key, value, old_snapshot)
+                else:
+                    emit(self, tx, "add", key, value, None)
         self._invalidate(tx.journal)
         atoms = self._atoms
         if atoms is not None:

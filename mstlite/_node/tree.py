@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mstlite._engine.runtime import current_runtime
+from mstlite._node.patches import PathCache
 
 if TYPE_CHECKING:
     from mstlite._engine.runtime import Runtime
@@ -51,10 +52,10 @@ class Tree:
         self.ids: dict[str, list[Node]] = {}
         self.protected = True
         self.patch_listener_count = 0
-        # node -> its patch-listener groups and their pointers (mstlite._node.patches);
-        # cleared by forget_paths whenever a node's parent, key or tree, or a listener,
-        # changes: an action that writes the same nodes again builds no path.
-        self.path_cache: dict[Node, list[Any]] = {}
+        # node -> the patch listeners that hear it and its pointers (mstlite._node.patches);
+        # cleared whenever a node's parent, key or tree, or a listener, changes: an
+        # action that writes the same nodes again builds no path.
+        self.path_cache = PathCache()
         # [node, listener, last snapshot delivered]
         self.snapshot_listeners: list[list[Any]] = []
         # Called with each committed transaction that changed this tree (undo managers).
