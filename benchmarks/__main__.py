@@ -96,7 +96,9 @@ def _protocol(sizes: Sizes) -> str:
         "or `applySnapshot` call; `jsonpatch` in place on a plain dict; pydantic "
         "`model_validate`/`model_dump`.",
         "The garbage collector stays on; a full collection runs, untimed, before each "
-        "iteration, on every side.",
+        "iteration, on every side (on mstlite's, also before each timed phase of the "
+        "actions and middleware workloads, so the bare and the listened phase alike start "
+        "with the new tree collected).",
         "Memory is one build in a fresh process.",
         "MST runs the production builds of mobx and MST (`NODE_ENV=production`), and "
         'again with `ENABLE_TYPE_CHECK=true` ("MST typecheck"): mstlite always validates '
