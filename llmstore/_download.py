@@ -17,10 +17,11 @@ from llmstore._hashing import _raise_disk_full
 from llmstore._partial import discard_partial, partial_paths
 from llmstore._persist import fsync_directory
 from llmstore._segments import PIECE_SIZE, NoRangeSupport, SegmentedTransfer
-from llmstore._stream import ProgressCallback, StreamDownload
+from llmstore._stream import ProgressCallback, SplitNow, SplitProbe, StreamDownload
 from llmstore.errors import DownloadError, VerificationError
 
 __all__ = [
+    "AUTO_CONNECTIONS",
     "DEFAULT_CHUNK_SIZE",
     "DownloadResult",
     "ProgressCallback",
@@ -88,7 +89,7 @@ async def download_file(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_redirects: int = 10,
     stall_timeout: float | None = 20.0,
-    connections: int = 1,
+    connections: int | None = 1,
     piece_size: int | None = None,
 ) -> DownloadResult:
     """Download ``url`` to ``dest`` atomically, resuming and verifying; return the result.
@@ -109,7 +110,9 @@ async def download_file(
     ``expected_size`` fails before the body is read. With ``connections`` > 1
     and an ``expected_size`` of at least two pieces, the file is fetched in
     pieces over that many connections (see ``_segments``); a server that
-    ignores Range gets one stream.
+    ignores Range gets one stream. ``connections=None`` adapts: one stream
+    first, split into pieces over ``AUTO_CONNECTIONS`` connections when that
+    stream turns out to leave the machine idle (see ``SplitProbe``).
     Once complete the file is checked (at least ``min_size`` bytes, exactly
     ``expected_size`` and ``sha256`` when given, then ``verify(path)`` in a
     thread), fsynced and renamed onto ``dest``.
@@ -130,7 +133,7 @@ async def download_file(
         sha256 = sha256.strip().lower()
         if not _SHA256.fullmatch(sha256):
             raise ValueError(f"sha256 must be 64 hex digits, got {sha256!r}")
-    if chunk_size <= 0 or retries < 0 or backoff < 0 or connections < 1:
+    if chunk_size <= 0 or retries < 0 or backoff < 0 or (connections or 1) < 1:
         raise ValueError(
             "chunk_size and connections must be positive, retries and backoff not negative"
         )
@@ -142,27 +145,39 @@ async def download_file(
     job.max_redirects, job.on_progress, job.on_stall = max_redirects, on_progress, on_stall
     job.token, job.token_withheld, job.stall_timeout = token, token_withheld, stall_timeout
     try:
-        pieces = piece_size or _piece_size(expected_size or 0, connections)
+        most = connections or AUTO_CONNECTIONS
+        pieces = piece_size or _piece_size(expected_size or 0, most)
         floor = 2 * pieces if piece_size else max(2 * pieces, MIN_SEGMENTED)
-        segmented = connections > 1 and (expected_size or 0) >= floor
-        if segmented:
+        splittable = most > 1 and (expected_size or 0) >= floor
+        segmented = splittable and connections is not None
+
+        async def in_pieces() -> tuple[int, str]:
             assert expected_size is not None
             job._check_space(expected_size, 0)
             transfer = SegmentedTransfer(
                 session, url, job.part, job.sidecar, request_headers, expected_size,
-                connections=connections, chunk_size=chunk_size, max_redirects=max_redirects,
+                connections=most, chunk_size=chunk_size, max_redirects=max_redirects,
                 token=token, token_withheld=token_withheld, stall_timeout=stall_timeout,
                 retries=retries, backoff=backoff, on_progress=on_progress, on_stall=on_stall,
                 piece_size=pieces,
             )  # fmt: skip
+            return expected_size, await transfer.run()
+
+        if segmented:
             try:
-                size, digest = expected_size, await transfer.run()
+                size, digest = await in_pieces()
             except NoRangeSupport:
                 discard_partial(dest)  # then one stream, from the start
                 segmented = False
         if not segmented:
-            await job.transfer(retries, backoff)
-            size, digest = await job.writer.finish()
+            if splittable:  # connections=None: one stream first, pieces if it idles
+                job.probe = SplitProbe(expected_size or 0, floor)
+            try:
+                await job.transfer(retries, backoff)
+                size, digest = await job.writer.finish()
+            except SplitNow:
+                await job.writer.stop()  # the .part and sidecar stay: the pieces resume them
+                size, digest = await in_pieces()
         _check_file(url, size, digest, expected_size, sha256, min_size)
         part, _ = partial_paths(dest)
         if verify is not None:
@@ -192,6 +207,8 @@ async def download_file(
 
 #: smaller files are fetched over one connection: a few more round trips cost more
 MIN_SEGMENTED = 4 * 1024 * 1024
+#: the most connections ``connections=None`` splits a download into
+AUTO_CONNECTIONS = 4
 
 
 def _piece_size(size: int, connections: int) -> int:

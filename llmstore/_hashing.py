@@ -212,6 +212,15 @@ class HashingWriter:
             self._shutdown()
         return size, digest
 
+    async def stop(self) -> None:
+        """Write everything and close the file, kept as it is (no fsync, no digest).
+
+        For a stream that hands the rest of the file to another writer.
+        """
+        await self.flush()
+        await self._drain()
+        await self.abort()  # nothing is left in flight: this only closes
+
     async def abort(self) -> None:
         """Stop the workers after their current batch and close the file. Never raises.
 
