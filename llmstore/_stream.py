@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -62,7 +63,9 @@ class SplitProbe:
     for one stream). A stream that leaves it mostly idle is limited by the
     link, the server or a per-connection cap (a CDN's), which more connections
     add up, as aria2c's ``-x`` and hf_transfer do. The CPU is the whole
-    process's (``time.process_time``): the hash and write threads count.
+    process's, the hash and write threads included, and counts the time its
+    threads waited for a CPU too (see :func:`cpu_demand`): on a machine busy
+    with other work a starved stream must not pass for an idle one.
     """
 
     __slots__ = ("_clock", "_cpu_clock", "_start", "after", "busy", "decided", "floor", "size")
@@ -75,10 +78,10 @@ class SplitProbe:
         after: float = 0.5,
         busy: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
-        cpu_clock: Callable[[], float] = time.process_time,
+        cpu_clock: Callable[[], float] | None = None,
     ) -> None:
         self.size, self.floor, self.after, self.busy = size, floor, after, busy
-        self._clock, self._cpu_clock = clock, cpu_clock
+        self._clock, self._cpu_clock = clock, cpu_clock or cpu_demand()
         self._start: tuple[float, float] | None = None
         #: whether the probe has decided (it then never splits later)
         self.decided = False
@@ -87,16 +90,40 @@ class SplitProbe:
         """Called with the bytes on disk after each block; True: split now."""
         if self.decided:
             return False
-        now, cpu = self._clock(), self._cpu_clock()
+        now = self._clock()
         if self._start is None:  # the first block: from here on the body flows
-            self._start = (now, cpu)
+            self._start = (now, self._cpu_clock())
             return False
         started, cpu_started = self._start
         if now - started < self.after:
             return False
-        self.decided = True
+        self.decided, cpu = True, self._cpu_clock()
         idle = (cpu - cpu_started) / (now - started) < self.busy
         return idle and self.size - done >= self.floor
+
+
+def cpu_demand() -> Callable[[], float]:
+    """A clock of the CPU this process wanted: seconds its threads ran or were ready to.
+
+    Linux keeps both per thread in ``/proc/self/task/*/schedstat`` (time on a
+    CPU, time waiting in a run queue); elsewhere (or without that file) it is
+    ``time.process_time``, which misses the waiting.
+    """
+    tasks = Path("/proc/self/task")
+    if not (tasks / str(threading.get_native_id()) / "schedstat").exists():
+        return time.process_time
+
+    def demand() -> float:
+        total = 0
+        for task in tasks.iterdir():
+            try:
+                ran, waited, _ = (task / "schedstat").read_text().split()
+            except (OSError, ValueError):  # a thread that just ended
+                continue
+            total += int(ran) + int(waited)
+        return total / 1e9
+
+    return demand
 
 
 def _session_read_timeout(response: aiohttp.ClientResponse) -> float | None:

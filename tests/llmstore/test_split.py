@@ -174,3 +174,31 @@ def test_the_session_still_works_after_a_taken_over_body(
     assert (models_dir / "a.gguf").read_bytes() == (models_dir / "b.gguf").read_bytes()
     assert (models_dir / "b.gguf").read_bytes() == payload_bytes
 
+
+
+def test_cpu_demand_counts_every_thread_of_the_process() -> None:
+    import threading
+    import time
+
+    from llmstore._stream import cpu_demand
+
+    demand = cpu_demand()
+    before, cpu_before = demand(), time.process_time()
+    done, release = threading.Barrier(3), threading.Event()
+
+    def work() -> None:
+        hashlib.sha256(bytes(20 * MiB)).hexdigest()
+        done.wait()
+        release.wait()  # alive while measured: an ended thread leaves /proc/self/task
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    hashlib.sha256(bytes(20 * MiB)).hexdigest()
+    done.wait()
+    used, wanted = time.process_time() - cpu_before, demand() - before
+    release.set()
+    for thread in threads:
+        thread.join()
+    # Time on a CPU by every thread (plus, on Linux, the time they waited for one).
+    assert wanted >= used * 0.95 > 0
