@@ -17,7 +17,8 @@ from llmstore._hashing import _raise_disk_full
 from llmstore._partial import discard_partial, partial_paths
 from llmstore._persist import fsync_directory
 from llmstore._segments import PIECE_SIZE, NoRangeSupport, SegmentedTransfer
-from llmstore._stream import ProgressCallback, SplitNow, SplitProbe, StreamDownload
+from llmstore._split import SplitNow, SplitProbe
+from llmstore._stream import ProgressCallback, StreamDownload
 from llmstore.errors import DownloadError, VerificationError
 
 __all__ = [

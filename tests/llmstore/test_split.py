@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from llmstore._download import DownloadResult, download_file
-from llmstore._stream import SplitProbe
+from llmstore._split import SplitProbe
 from llmstore.testing import Fault, ModelServer
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def test_cpu_demand_counts_every_thread_of_the_process() -> None:
     import threading
     import time
 
-    from llmstore._stream import cpu_demand
+    from llmstore._split import cpu_demand
 
     demand = cpu_demand()
     before, cpu_before = demand(), time.process_time()
