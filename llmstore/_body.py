@@ -114,6 +114,8 @@ class BodyBlocks(asyncio.BufferedProtocol):
         self._read_timeout = read_timeout
         self._on_bytes = on_bytes
         self._last_bytes = time.monotonic()
+        self._held = 0.0  # seconds paused with every block full, before _held_since
+        self._held_since: float | None = None
         #: body bytes received so far
         self.received = 0
         #: the most bytes one socket read takes (each read is a progress report)
@@ -146,6 +148,12 @@ class BodyBlocks(asyncio.BufferedProtocol):
                 self._waiter = None
         return self._filled.popleft()
 
+    @property
+    def held_up(self) -> float:
+        """Seconds reading has waited so far for a free block (the consumers are behind)."""
+        since = self._held_since
+        return self._held + (time.monotonic() - since if since is not None else 0.0)
+
     def partial(self) -> memoryview | None:
         """Stop reading and return the block being filled (``None`` if empty), for a
         caller that gives up waiting (a stall) but keeps the bytes that came."""
@@ -163,6 +171,9 @@ class BodyBlocks(asyncio.BufferedProtocol):
         self._free.append(buffer)
         if self._paused and self._remaining:
             self._paused = False
+            if self._held_since is not None:
+                self._held += time.monotonic() - self._held_since
+                self._held_since = None
             self._transport.resume_reading()  # type: ignore[attr-defined]
 
     def close(self) -> None:
@@ -202,6 +213,8 @@ class BodyBlocks(asyncio.BufferedProtocol):
         if not self._remaining or (self._current is None and not self._free):
             # The body is complete (bytes after it are not ours), or no block is free.
             self._paused = True
+            if self._remaining:  # every block full: held up by the hash and write threads
+                self._held_since = time.monotonic()
             self._transport.pause_reading()  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:

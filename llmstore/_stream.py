@@ -78,7 +78,7 @@ class StreamDownload:
         self.token_withheld = False
         self.stall_timeout: float | None = None
         #: asked after each block whether to stop and go on in pieces (see SplitProbe)
-        self.probe: Callable[[int], bool] | None = None
+        self.probe: Callable[[int, float], bool] | None = None
         self._ranges = False  # the answer being read said Accept-Ranges: bytes
         self.part, self.sidecar = partial_paths(dest)
         self.writer = HashingWriter(self.part, batch_size=chunk_size)
@@ -221,7 +221,7 @@ class StreamDownload:
             if block is None:
                 return
             await writer.write_block(block, body.recycle)  # progress: see on_bytes
-            if self._ranges and self.probe is not None and self.probe(writer.size):
+            if self._ranges and self.probe is not None and self.probe(writer.size, body.held_up):
                 raise SplitNow
 
     async def _read_pieces(
