@@ -8,8 +8,9 @@ and its closing ``fdatasync`` only waits for the last blocks. This is what
 PostgreSQL's ``pg_flush_data`` does, with the same call: Linux's
 ``sync_file_range(SYNC_FILE_RANGE_WRITE)``, which starts the writeback and
 returns without waiting for it (Python's ``os`` module does not offer it, so
-it is reached through ``ctypes``). Elsewhere :func:`start_writeback` does
-nothing and the final sync does all the work, as before.
+it is reached through ``ctypes``). Blocks already on disk are then dropped
+from the page cache (:func:`drop_written`). Elsewhere both do nothing and
+the final sync does all the work, as before.
 """
 
 from __future__ import annotations
