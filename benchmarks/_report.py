@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from benchmarks._plan import (
+    CAPPED_SIDES,
     DOWNLOAD_SIDES,
     DOWNLOAD_SUBJECTS,
     HASH_SIDES,
@@ -315,15 +316,7 @@ def summary(results: list[JobResult]) -> dict[str, Any]:
             if workload == name and bare and full:
                 found.setdefault("overheads", {})[f"{name}:{phase}"] = full / bare
         if workload == "download" and count:
-            for side in (
-                "llmstore-auto",
-                "llmstore",
-                "llmstore-x4",
-                "llmstore-x8",
-                "curl",
-                "aria2c-x4",
-                "aria2c-x8",
-            ):
+            for side in CAPPED_SIDES:
                 mib = _figure(group.get(side), "mib_per_s")
                 if mib is not None:
                     found[f"capped_{side}_x_cap"] = mib * 2**20 / (count * 1e6)
