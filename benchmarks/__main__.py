@@ -191,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     if markdown_path is not None:
         markdown_path.write_text(_markdown(body, machine, sizes, minutes))
         _log(f"tables written to {markdown_path}")
-    failed = [r for r in results if r["error"] and r["side"] in (SUBJECT, "llmstore")]
+    failed = [
+        r for r in results if r["error"] and r["side"] in (SUBJECT, "llmstore", "llmstore-auto")
+    ]
     return 1 if failed else 0
 
 

@@ -31,7 +31,7 @@ _CHUNK = 4 * 1024 * 1024
 
 
 async def _llmstore(
-    url: str, dest: Path, size: int, sha256: str, connections: int
+    url: str, dest: Path, size: int, sha256: str, connections: int | None
 ) -> dict[str, Any]:
     from llmstore._download import download_file, open_session
 
@@ -96,7 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dest", type=Path)
     parser.add_argument("--size", type=int)
     parser.add_argument("--sha256")
-    parser.add_argument("--connections", type=int, default=1)
+    parser.add_argument(
+        "--connections",
+        type=lambda text: None if text == "auto" else int(text),
+        default=1,
+        help="N, or auto: llmstore's default (one stream, split when it idles)",
+    )
     args = parser.parse_args(argv)
     if args.client == "hashlib":
         report = _hashlib(Path(args.source))

@@ -54,6 +54,7 @@ _LARGEST_TREE: dict[tuple[str, str], int] = {
 """(workload, reference) -> the largest tree it runs on."""
 
 DOWNLOAD_SIDES = (
+    "llmstore-auto",
     "llmstore",
     "llmstore-x4",
     "llmstore-x8",
@@ -64,12 +65,23 @@ DOWNLOAD_SIDES = (
     "sha256sum",
     "hashlib",
 )
-#: the download sides that are llmstore (one stream, 4 or 8 connections); the rest are references
-DOWNLOAD_SUBJECTS = ("llmstore", "llmstore-x4", "llmstore-x8")
+#: the download sides that are llmstore (its default, which starts with one stream and splits
+#: over up to 4 connections when that stream idles; one stream; 4 or 8 connections from the
+#: start); the rest are references
+DOWNLOAD_SUBJECTS = ("llmstore-auto", "llmstore", "llmstore-x4", "llmstore-x8")
 #: the sides of the capped-connection run (every connection served at a fixed speed)
-CAPPED_SIDES = ("llmstore", "llmstore-x4", "llmstore-x8", "curl", "aria2c-x4", "aria2c-x8")
+CAPPED_SIDES = (
+    "llmstore-auto",
+    "llmstore",
+    "llmstore-x4",
+    "llmstore-x8",
+    "curl",
+    "aria2c-x4",
+    "aria2c-x8",
+)
 #: the uncapped run's sides
 UNCAPPED_SIDES = (
+    "llmstore-auto",  # what `llmstore pull` does by default: the target is about this one
     "llmstore",
     "llmstore-x4",
     "llmstore-x8",  # its peak RSS at full speed is the one the 100 MB target is about

@@ -74,7 +74,8 @@ GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
             "metavar": "N",
             "type": _connections,
             "help": "connections per download: pieces in parallel when the server "
-            "supports Range (default: 4; 1: one stream)",
+            "supports Range (1: one stream; default: one stream, split over up to 4 "
+            "when it leaves the machine idle)",
         },
     ),
     (
@@ -91,7 +92,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "catalog": None,
     "endpoint": None,
     "stall_timeout": None,
-    "connections": 4,
+    "connections": None,
     "json": False,
     "quiet": False,
 }

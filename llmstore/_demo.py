@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from llmstore._download import MIN_SEGMENTED
+from llmstore._download import AUTO_CONNECTIONS, MIN_SEGMENTED
 from llmstore._gguf import write_gguf_file
 from llmstore._output import Output
 from llmstore.catalog import ModelSpec
@@ -78,7 +78,11 @@ async def run_demo(output: Output, *, size_mb: int = 24) -> int:
                 ),
             ]
             output.line(f"   serving on {server.url_for('')} ; models dir {models_dir}")
-            store = create_llm_store_default_model(models_dir=models_dir, catalog=catalog)
+            # Four connections asked for: by default a loopback pull stays one stream
+            # (it keeps the CPU busy, so pieces would not help), and the demo shows pieces.
+            store = create_llm_store_default_model(
+                models_dir=models_dir, catalog=catalog, connections=AUTO_CONNECTIONS
+            )
             step("initialize the store (scan the empty models dir)")
             await store.initialize()
             _show_models(output, store)
@@ -94,7 +98,7 @@ async def run_demo(output: Output, *, size_mb: int = 24) -> int:
                 output.line(f"   patch: {patch['op']} {patch['path']} {value}")
 
             stop_patches = on_patch(store, show_patch)
-            connections = store.env.connections
+            connections = store.env.connections or AUTO_CONNECTIONS
             split = connections > 1 and small_size >= MIN_SEGMENTED
             how = (
                 f"pieces over {connections} connections, hash in file order"

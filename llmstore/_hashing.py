@@ -93,7 +93,7 @@ class HashingWriter:
         self.size = 0
         self._batch_size = batch_size
         self._max_pending = max_pending
-        self._batch: list[bytes] = []
+        self._batch: list[bytes | memoryview] = []
         self._batch_bytes = 0
         self._pending: deque[asyncio.Future[None]] = deque()
         self._abort = threading.Event()
@@ -141,11 +141,27 @@ class HashingWriter:
         if self._batch_bytes >= self._batch_size:
             await self.flush()
 
+    async def write_block(self, block: memoryview, release: Callable[[memoryview], None]) -> None:
+        """Append ``block`` as a batch of its own; ``release(block)`` once both threads are done.
+
+        For a caller that reuses its buffers (see ``_body``): no copy, no join.
+        After a failure ``release`` is not called (the transfer is over anyway).
+        """
+        await self.flush()  # pieces written before go first
+        self.size += len(block)
+        future = self._submit([block])
+        future.add_done_callback(lambda done: _release_after(done, block, release))
+        self._pending.append(future)
+        await self._throttle()
+
     async def flush(self) -> None:
         """Hand the buffered pieces to the worker threads (does not fsync)."""
         if self._batch:
             batch, self._batch, self._batch_bytes = self._batch, [], 0
             self._pending.append(self._submit(batch))
+        await self._throttle()
+
+    async def _throttle(self) -> None:
         while len(self._pending) > self._max_pending:
             await self._pending.popleft()
 
@@ -196,6 +212,15 @@ class HashingWriter:
             self._shutdown()
         return size, digest
 
+    async def stop(self) -> None:
+        """Write everything and close the file, kept as it is (no fsync, no digest).
+
+        For a stream that hands the rest of the file to another writer.
+        """
+        await self.flush()
+        await self._drain()
+        await self.abort()  # nothing is left in flight: this only closes
+
     async def abort(self) -> None:
         """Stop the workers after their current batch and close the file. Never raises.
 
@@ -219,13 +244,13 @@ class HashingWriter:
             raise
         self._shutdown()
 
-    def _submit(self, batch: list[bytes]) -> asyncio.Future[None]:
+    def _submit(self, batch: list[bytes | memoryview]) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         hashed = loop.run_in_executor(self._hash_pool, self._hash_batch, batch)
         written = loop.run_in_executor(self._write_pool, self._write_batch, batch)
         return asyncio.ensure_future(_both(hashed, written, self.path))
 
-    def _hash_batch(self, batch: list[bytes]) -> None:
+    def _hash_batch(self, batch: list[bytes | memoryview]) -> None:
         if self._abort.is_set():
             return
         # One update for the whole batch, though joining copies it: each update
@@ -234,7 +259,7 @@ class HashingWriter:
         # than hashing (measured: a 1 GiB pull took 1.4x as long, with more CPU).
         self._hasher.update(batch[0] if len(batch) == 1 else b"".join(batch))
 
-    def _write_batch(self, batch: list[bytes]) -> None:
+    def _write_batch(self, batch: list[bytes | memoryview]) -> None:
         if self._abort.is_set():
             return
         fd, writeback = self._fd, self._writeback
@@ -275,7 +300,7 @@ class HashingWriter:
         self._write_pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _write_batch(fd: int, batch: list[bytes]) -> int:
+def _write_batch(fd: int, batch: list[bytes | memoryview]) -> int:
     """Write ``batch`` at ``fd``'s position, a system call per ``_IOV_MAX`` pieces; its size."""
     total = 0
     for first in range(0, len(batch), _IOV_MAX):
@@ -288,7 +313,7 @@ def _write_batch(fd: int, batch: list[bytes]) -> int:
     return total
 
 
-def _write_rest(fd: int, group: list[bytes], skip: int) -> None:
+def _write_rest(fd: int, group: list[bytes | memoryview], skip: int) -> None:
     """Write what a short ``writev`` of ``group`` left, ``skip`` bytes in."""
     for piece in group:
         if skip >= len(piece):
@@ -298,6 +323,13 @@ def _write_rest(fd: int, group: list[bytes], skip: int) -> None:
         skip = 0
         while view:
             view = view[os.write(fd, view) :]
+
+
+def _release_after(
+    done: asyncio.Future[None], block: memoryview, release: Callable[[memoryview], None]
+) -> None:
+    if not done.cancelled() and done.exception() is None:
+        release(block)
 
 
 async def _both(hashed: asyncio.Future[None], written: asyncio.Future[None], path: Path) -> None:

@@ -67,6 +67,11 @@ class StallWatch:
         """The task is about to wait for the network."""
         self._since = time.monotonic()
 
+    def progressed(self) -> None:
+        """Bytes came in while the task waits for more: the wait starts again from now."""
+        if self._since is not None:
+            self._since = time.monotonic()
+
     def arrived(self) -> None:
         """The network answered (bytes, headers or end of body)."""
         self._since = None

@@ -8,8 +8,9 @@ and its closing ``fdatasync`` only waits for the last blocks. This is what
 PostgreSQL's ``pg_flush_data`` does, with the same call: Linux's
 ``sync_file_range(SYNC_FILE_RANGE_WRITE)``, which starts the writeback and
 returns without waiting for it (Python's ``os`` module does not offer it, so
-it is reached through ``ctypes``). Elsewhere :func:`start_writeback` does
-nothing and the final sync does all the work, as before.
+it is reached through ``ctypes``). Blocks already on disk are then dropped
+from the page cache (:func:`drop_written`). Elsewhere both do nothing and
+the final sync does all the work, as before.
 """
 
 from __future__ import annotations
@@ -22,12 +23,20 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["WRITEBACK_EVERY", "WritebackTracker", "durable_sync", "start_writeback"]
+__all__ = [
+    "WRITEBACK_EVERY",
+    "WritebackTracker",
+    "drop_written",
+    "durable_sync",
+    "start_writeback",
+]
 
 #: bytes written between two writeback requests: large enough that each request
 #: is one big sequential write, small enough that the final sync waits for little
 WRITEBACK_EVERY = 16 * 1024 * 1024
 _SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of dirty pages, do not wait
+#: <linux/fs.h>: wait for writeback already running, start it for dirty pages, wait for it
+_SYNC_FILE_RANGE_WAIT = 1 | 2 | 4
 
 
 def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
@@ -59,6 +68,25 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
         _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
+def drop_written(fd: int, offset: int, length: int) -> None:
+    """Wait until ``length`` bytes at ``offset`` are on disk, then drop them from the page cache.
+
+    A download is written once and read later (a model is loaded long after it
+    is pulled): keeping every written block cached grows the page cache by the
+    file's size, evicting what the machine is using (the model being run), and
+    each new cached block is fresh memory for the kernel to find. Dropping
+    blocks already on disk keeps the cache to a few blocks that are reused as
+    they are freed: measured writing 1 GiB (4 MiB writes, writeback every
+    16 MiB) on a 2-CPU VM, 0.65-0.70 s with drops against 0.8-2.8 s without,
+    most of the difference in the copy into fresh page-cache pages.
+    Best effort, like :func:`start_writeback`; blocking (it waits for the disk).
+    """
+    if _sync_file_range is None or length <= 0 or not hasattr(os, "posix_fadvise"):
+        return
+    if _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WAIT) == 0:
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+
+
 def durable_sync(fd: int) -> None:
     """Make the file's bytes (and its size) durable: ``fdatasync`` where there is one.
 
@@ -73,14 +101,16 @@ class WritebackTracker:
     """Count bytes written in file order and start their writeback every ``every`` bytes.
 
     For a file written from the start onwards (one stream): call
-    :meth:`written` after each write, from the writing thread. The request
-    runs on a thread of its own, so a congested disk (``sync_file_range``
-    then waits for room in its queue) never holds up the writes; while one
+    :meth:`written` after each write, from the writing thread. Each request
+    also drops the block the previous one started from the page cache once
+    it is on disk (:func:`drop_written`). The request runs on a thread of
+    its own, so a congested disk (``sync_file_range`` then waits for room in
+    its queue) never holds up the writes; while one
     request runs, the next block waits and is asked for with the one after.
     Call :meth:`close` before closing the descriptor.
     """
 
-    __slots__ = ("_busy", "_every", "_fd", "_flushed", "_pool", "_written")
+    __slots__ = ("_behind", "_busy", "_every", "_fd", "_flushed", "_pool", "_written")
 
     def __init__(self, fd: int, start: int = 0, every: int = WRITEBACK_EVERY) -> None:
         self._fd = fd
@@ -88,6 +118,8 @@ class WritebackTracker:
         self._written = start
         self._every = every
         self._busy = threading.Event()  # a request is running
+        #: the block whose writeback the last request started: dropped by the next one
+        self._behind: tuple[int, int] | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="llmstore-writeback")
 
     def written(self, count: int) -> None:
@@ -102,6 +134,11 @@ class WritebackTracker:
     def _start(self, offset: int, length: int) -> None:
         try:
             start_writeback(self._fd, offset, length)
+            # The block before has had a request's time to reach the disk: wait for
+            # the rest of it and drop it from the page cache (see drop_written).
+            if self._behind is not None:
+                drop_written(self._fd, *self._behind)
+            self._behind = (offset, length)
         finally:
             self._busy.clear()
 

@@ -306,7 +306,7 @@ def create_llm_store_default_model(
     max_concurrent_downloads: int = 2,
     token: str | None = None,
     stall_timeout: float | None = None,
-    connections: int = 4,
+    connections: int | None = None,
     loader: Callable[[Path], Awaitable[None]] | None = None,
     wait_for_lock: bool = True,
     read_only: bool = False,
@@ -323,14 +323,16 @@ def create_llm_store_default_model(
     to another host. A transfer with no byte for ``stall_timeout`` seconds
     (else ``$LLMSTORE_STALL_TIMEOUT``, else 20) is dropped and resumed.
     A file of known size is fetched in pieces over ``connections`` connections
-    when the server supports Range (1: one stream; a server without Range gets one).
+    when the server supports Range (1: one stream; a server without Range gets one);
+    ``None`` (the default) starts one stream and splits the rest over up to 4
+    connections when that stream leaves the machine idle (a slow or capped link).
     ``read_only`` never writes: no models dir is created, nothing is saved, and
     downloads and deletions raise. Raises ``ConfigError`` for unusable values.
     """
     if max_concurrent_downloads < 1:
         raise ConfigError("max_concurrent_downloads must be at least 1")
     timeout = resolve_stall_timeout(stall_timeout)
-    if (
+    if connections is not None and (
         isinstance(connections, bool)
         or not isinstance(connections, int)
         or not 1 <= connections <= 64

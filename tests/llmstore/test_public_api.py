@@ -105,7 +105,7 @@ def test_factory_signature_is_the_contract() -> None:
         "max_concurrent_downloads": 2,
         "token": None,
         "stall_timeout": None,
-        "connections": 4,
+        "connections": None,  # one stream, split over 4 connections when it idles
         "loader": None,
         "wait_for_lock": True,
         "read_only": False,
