@@ -1,9 +1,10 @@
 """The download benchmark: one file on a loopback server, fetched by each client in turn.
 
-Clients: llmstore's downloader (sha256 + progress + fsync) as a user gets
-it by default (``llmstore-auto``: one stream, split over up to 4 connections
-when that stream leaves the CPU idle), with one stream (``llmstore``) and with
-4 and 8 connections from the start (``llmstore-x4``, ``-x8``), a bare aiohttp loop
+Clients: llmstore's downloader (sha256 + progress + fsync) with 4 connections
+from the start, as a user gets it by default (``llmstore-x4``), with 8
+(``-x8``), with one stream (``llmstore``) and with ``--connections auto``
+(``llmstore-auto``: one stream, split over up to 4 connections when that
+stream leaves the CPU idle), a bare aiohttp loop
 (no hashing), ``curl -o``, ``aria2c -x4 -s4`` (4 connections); and, as
 hashing floors, ``sha256sum`` and Python's ``hashlib`` (what llmstore hashes
 with) over the served file. The uncapped run is served by nginx when it is
@@ -177,7 +178,7 @@ class _Download:
 
         fetch = [sys.executable, "-m", "benchmarks._fetch"]
         tool, _, connections = side.partition("-x")
-        if side == "llmstore-auto":  # the default: one stream, split when it idles
+        if side == "llmstore-auto":  # one stream, split when it idles
             tool, connections = "llmstore", "auto"
         if tool == "llmstore":
             options = ["--size", str(self.size), "--sha256", self.sha256]

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "--connections",
         type=lambda text: None if text == "auto" else int(text),
         default=1,
-        help="N, or auto: llmstore's default (one stream, split when it idles)",
+        help="N, or auto (one stream, split when it idles)",
     )
     args = parser.parse_args(argv)
     if args.client == "hashlib":

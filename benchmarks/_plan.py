@@ -65,9 +65,9 @@ DOWNLOAD_SIDES = (
     "sha256sum",
     "hashlib",
 )
-#: the download sides that are llmstore (its default, which starts with one stream and splits
-#: over up to 4 connections when that stream idles; one stream; 4 or 8 connections from the
-#: start); the rest are references
+#: the download sides that are llmstore (``--connections auto``, which starts with one stream
+#: and splits over up to 4 connections when that stream idles; one stream; 4 connections from
+#: the start, the default, or 8); the rest are references
 DOWNLOAD_SUBJECTS = ("llmstore-auto", "llmstore", "llmstore-x4", "llmstore-x8")
 #: the sides of the capped-connection run (every connection served at a fixed speed)
 CAPPED_SIDES = (
@@ -81,9 +81,9 @@ CAPPED_SIDES = (
 )
 #: the uncapped run's sides
 UNCAPPED_SIDES = (
-    "llmstore-auto",  # what `llmstore pull` does by default: the target is about this one
+    "llmstore-auto",
     "llmstore",
-    "llmstore-x4",
+    "llmstore-x4",  # what `llmstore pull` does by default: the target is about this one
     "llmstore-x8",  # its peak RSS at full speed is the one the 100 MB target is about
     "aiohttp",
     "curl",

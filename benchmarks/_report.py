@@ -32,7 +32,7 @@ SIDE_LABELS = {
     "deepcopy": "deepcopy",
     "jsonpatch": "jsonpatch",
     "aiohttp": "bare aiohttp",
-    "llmstore-auto": "llmstore (default)",
+    "llmstore-auto": "llmstore --connections auto",
     "curl": "curl",
     "aria2c-x4": "aria2c -x4",
     "aria2c-x8": "aria2c -x8",
@@ -410,9 +410,9 @@ def _targets(found: dict[str, Any]) -> str:
     for label, ratio in found["create_vs_pydantic"].items():
         lines.append(f"- {label} vs pydantic model_validate: {_times_ratio(ratio)}")
     for prefix, name in (
-        ("download_auto", "download as `llmstore pull` does by default"),
+        ("download_x4", "download as `llmstore pull` does by default (4 connections)"),
         ("download", "download with one stream"),
-        ("download_x4", "download with 4 connections"),
+        ("download_auto", "download with --connections auto"),
     ):
         for side in ("curl", "aiohttp", "aria2c-x4"):
             ratios = [
@@ -420,7 +420,7 @@ def _targets(found: dict[str, Any]) -> str:
             ]
             if any(ratio is not None for ratio in ratios):
                 target = ""
-                if side == "curl" and ratios[1] is not None and prefix == "download_auto":
+                if side == "curl" and ratios[1] is not None and prefix == "download_x4":
                     verdict = "met" if ratios[1] <= 1 else "not met"
                     target = f" (target: no slower than curl -o + sync: {verdict})"
                 lines.append(

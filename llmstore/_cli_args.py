@@ -27,13 +27,17 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _connections(text: str) -> int:
+def _connections(text: str) -> int | None:
+    if text == "auto":
+        return None  # one stream, split when it leaves the machine idle
     try:
         value = int(text)
     except ValueError:
         value = 0
     if not 1 <= value <= 64:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 64, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to 64, or auto, got {text!r}"
+        )
     return value
 
 
@@ -71,11 +75,11 @@ GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (
         ("--connections",),
         {
-            "metavar": "N",
+            "metavar": "N|auto",
             "type": _connections,
             "help": "connections per download: pieces in parallel when the server "
-            "supports Range (1: one stream; default: one stream, split over up to 4 "
-            "when it leaves the machine idle)",
+            "supports Range (default 4; 1: one stream; auto: one stream, split over up "
+            "to 4 when it leaves the machine idle)",
         },
     ),
     (
@@ -92,7 +96,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "catalog": None,
     "endpoint": None,
     "stall_timeout": None,
-    "connections": None,
+    "connections": 4,
     "json": False,
     "quiet": False,
 }

@@ -78,11 +78,7 @@ async def run_demo(output: Output, *, size_mb: int = 24) -> int:
                 ),
             ]
             output.line(f"   serving on {server.url_for('')} ; models dir {models_dir}")
-            # Four connections asked for: by default a loopback pull stays one stream
-            # (it keeps the CPU busy, so pieces would not help), and the demo shows pieces.
-            store = create_llm_store_default_model(
-                models_dir=models_dir, catalog=catalog, connections=AUTO_CONNECTIONS
-            )
+            store = create_llm_store_default_model(models_dir=models_dir, catalog=catalog)
             step("initialize the store (scan the empty models dir)")
             await store.initialize()
             _show_models(output, store)

@@ -60,7 +60,7 @@ class StoreEnv:
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
     #: connections per download (pieces in parallel when the server does Range); 1: one
     #: stream; None: one stream, split over up to 4 when it leaves the machine idle
-    connections: int | None = None
+    connections: int | None = 4
     #: never write: no models dir created, no state saved, no downloads or deletions
     read_only: bool = False
     #: the mirror configured for the Hugging Face host (None: ``$HF_ENDPOINT`` or the Hub)

@@ -1,6 +1,6 @@
 """When one stream should hand the rest of a file to several connections.
 
-By default a download starts as one stream (``connections=None``): on
+With ``connections=None`` a download starts as one stream: on
 loopback or a fast LAN one connection is already as fast as the machine
 can hash and write, and more only share the same CPU (measured for 1 GiB
 from nginx on loopback: 4 connections 3.4 s against 2.6 s for one). Where

@@ -306,7 +306,7 @@ def create_llm_store_default_model(
     max_concurrent_downloads: int = 2,
     token: str | None = None,
     stall_timeout: float | None = None,
-    connections: int | None = None,
+    connections: int | None = 4,
     loader: Callable[[Path], Awaitable[None]] | None = None,
     wait_for_lock: bool = True,
     read_only: bool = False,
@@ -323,9 +323,10 @@ def create_llm_store_default_model(
     to another host. A transfer with no byte for ``stall_timeout`` seconds
     (else ``$LLMSTORE_STALL_TIMEOUT``, else 20) is dropped and resumed.
     A file of known size is fetched in pieces over ``connections`` connections
-    when the server supports Range (1: one stream; a server without Range gets one);
-    ``None`` (the default) starts one stream and splits the rest over up to 4
-    connections when that stream leaves the machine idle (a slow or capped link).
+    (4 by default) when the server supports Range (1: one stream; a server
+    without Range gets one); ``None`` adapts: one stream, whose rest is split
+    over up to 4 connections when that stream leaves the machine idle (a slow
+    or capped link), the fastest choice on a fast link with a busy CPU.
     ``read_only`` never writes: no models dir is created, nothing is saved, and
     downloads and deletions raise. Raises ``ConfigError`` for unusable values.
     """

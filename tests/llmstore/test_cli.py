@@ -218,6 +218,18 @@ def test_bad_arguments_exit_2(cli: Cli) -> None:
     assert "invalid choice: 'frob'" in unknown.stderr
 
 
+def test_connections_takes_a_count_or_auto(cli: Cli) -> None:
+    zero, word, auto = cli.run_all(
+        ("--connections", "0", "list"),
+        ("--connections", "many", "list"),
+        ("--connections", "auto", "list"),
+    )
+    for bad, given in ((zero, "'0'"), (word, "'many'")):
+        assert bad.returncode == 2
+        assert f"expected a whole number from 1 to 64, or auto, got {given}" in bad.stderr
+    assert auto.returncode == 0, auto.stderr
+
+
 def test_unknown_key_fails_with_one_clear_line_and_exit_2(cli: Cli) -> None:
     removed = cli.run("rm", "nope", "--yes")
     assert removed.returncode == 2

@@ -105,7 +105,7 @@ def test_factory_signature_is_the_contract() -> None:
         "max_concurrent_downloads": 2,
         "token": None,
         "stall_timeout": None,
-        "connections": None,  # one stream, split over 4 connections when it idles
+        "connections": 4,
         "loader": None,
         "wait_for_lock": True,
         "read_only": False,

@@ -1,4 +1,4 @@
-"""The default download (``connections=None``): one stream, split into pieces when it idles.
+"""The adaptive download (``connections=None``): one stream, split into pieces when it idles.
 
 And the single stream's own reader (``_body``): a body taken over from
 aiohttp arrives whole, in order, and a stream cut mid-block resumes after
