@@ -34,9 +34,9 @@ __all__ = [
     "exchange",
     "gave_up",
     "get",
+    "range_headers",
     "read_chunk",
     "retry_pause",
-    "strong_validator",
     "widen_reads",
 ]
 
@@ -207,10 +207,16 @@ def widen_reads(response: aiohttp.ClientResponse, size: int = READ_SIZE) -> None
         transport.max_size = size  # type: ignore[union-attr]
 
 
-def strong_validator(etag: str | None, last_modified: str | None) -> str | None:
-    """What to send as ``If-Range``: the ETag or Last-Modified, never a weak ETag."""
+def range_headers(
+    headers: Mapping[str, str], byte_range: str, etag: str | None, last_modified: str | None
+) -> dict[str, str]:
+    """``headers`` asking for ``bytes=byte_range`` of the version seen so far: with
+    ``If-Range`` the ETag or Last-Modified, never a weak ETag (then no ``If-Range``)."""
+    asked = {**headers, hdrs.RANGE: f"bytes={byte_range}"}
     validator = etag or last_modified
-    return validator if validator and not validator.startswith("W/") else None
+    if validator and not validator.startswith("W/"):
+        asked[hdrs.IF_RANGE] = validator
+    return asked
 
 
 def check_status(answer: Answer, url: str, *, token_withheld: bool) -> None:

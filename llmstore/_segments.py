@@ -42,9 +42,9 @@ from llmstore._http import (
     describe_error,
     exchange,
     gave_up,
+    range_headers,
     read_chunk,
     retry_pause,
-    strong_validator,
 )
 from llmstore._partial import PartialState, read_sidecar, write_sidecar
 from llmstore._pieces import Piece, PiecePlan
@@ -232,11 +232,10 @@ class SegmentedTransfer:
             await retry_pause(self.backoff, failures, error)
 
     async def _fetch(self, piece: Piece) -> None:
-        headers, asked = dict(self.headers), piece.end  # piece.end may drop while it runs
-        headers[hdrs.RANGE] = f"bytes={piece.done}-{asked - 1}"
-        validator = strong_validator(self.state.etag, self.state.last_modified)
-        if validator:
-            headers[hdrs.IF_RANGE] = validator
+        asked, state = piece.end, self.state  # piece.end may drop while it runs
+        headers = range_headers(
+            self.headers, f"{piece.done}-{asked - 1}", state.etag, state.last_modified
+        )
         await exchange(
             self.session,
             self.url,

@@ -25,9 +25,9 @@ from llmstore._http import (
     describe_error,
     exchange,
     gave_up,
+    range_headers,
     read_chunk,
     retry_pause,
-    strong_validator,
     widen_reads,
 )
 from llmstore._partial import PartialState, load_resumable, partial_paths, write_sidecar
@@ -118,12 +118,9 @@ class StreamDownload:
 
     async def _attempt(self) -> None:
         offset = self.writer.size
-        headers = dict(self.headers)
+        state, headers = self.state, dict(self.headers)
         if offset:
-            headers[hdrs.RANGE] = f"bytes={offset}-"
-            validator = strong_validator(self.state.etag, self.state.last_modified)
-            if validator:
-                headers[hdrs.IF_RANGE] = validator
+            headers = range_headers(headers, f"{offset}-", state.etag, state.last_modified)
         await exchange(
             self.session,
             self.url,
