@@ -134,7 +134,8 @@ async def download_file(
         sha256 = sha256.strip().lower()
         if not _SHA256.fullmatch(sha256):
             raise ValueError(f"sha256 must be 64 hex digits, got {sha256!r}")
-    if chunk_size <= 0 or retries < 0 or backoff < 0 or (connections or 1) < 1:
+    no_connections = connections is not None and connections < 1  # None: adapt
+    if chunk_size <= 0 or retries < 0 or backoff < 0 or no_connections:
         raise ValueError(
             "chunk_size and connections must be positive, retries and backoff not negative"
         )

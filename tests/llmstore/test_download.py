@@ -293,6 +293,19 @@ def test_body_longer_than_expected_is_an_error(
     assert leftovers(models_dir) == []
 
 
+@pytest.mark.parametrize("connections", [0, -1])
+def test_no_connections_is_refused_before_anything_is_fetched(
+    serve: Serve, payload: Payload, models_dir: Path, connections: int
+) -> None:
+    async def body(server: ModelServer, session: aiohttp.ClientSession) -> None:
+        with pytest.raises(ValueError, match="connections must be positive"):
+            dest = models_dir / payload.name
+            await fetch(server, session, payload, dest, connections=connections)
+
+    serve(body)
+    assert leftovers(models_dir) == []
+
+
 def test_sha256_mismatch_is_rejected_and_nothing_is_left(
     serve: Serve, payload: Payload, models_dir: Path
 ) -> None:
