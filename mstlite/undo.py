@@ -89,12 +89,23 @@ class UndoManager:
     def _on_commit(self, tx: Transaction) -> None:
         """File what the listener heard of ``tx`` (the commit just delivered)."""
         patches = self._patches
-        filed = self._filed()
-        if len(patches) == filed:
+        ends = self._ends
+        filed = ends[-1] if ends else 0  # self._filed(), inlined: this runs at every commit
+        end = len(patches)
+        if end == filed:
             return
         # A stretch of a flow carries the flow's id on its transaction itself.
         flow = tx.flow
         target: HistoryEntry | None = self._group
+        if target is None and not flow:
+            position = len(ends)
+            if self._position == position and position < self.max_history:
+                # _file's common case, inlined: no redo branch to drop, nothing to forget.
+                ends.append(end)
+                self._position = position + 1
+                if self._atom.observers:
+                    self._atom.report_changed(self.tree._tree.rt)
+                return
         if target is None and flow:
             target = self._flows.get(flow)
             if target is None:

@@ -33,7 +33,7 @@ from mstlite.errors import ThreadError
 
 if TYPE_CHECKING:
     from mstlite._engine.reactivity import Derivation, Reaction
-    from mstlite._engine.transaction import Transaction
+    from mstlite._engine.transaction import Delivery, Transaction
 
 __all__ = [
     "IDLE",
@@ -75,6 +75,7 @@ class Runtime:
         "call_ids",
         "commit_queue",
         "committing",
+        "delivery",
         "ident",
         "idle",
         "on_error",
@@ -100,6 +101,9 @@ class Runtime:
         self.committing = False
         # While a commit delivers: the transactions its listeners committed since.
         self.commit_queue: list[Transaction] | None = None
+        # The ``Delivery`` of this thread's commits, made at the first and reused: one
+        # commit delivers at a time (the others wait in ``commit_queue``).
+        self.delivery: Delivery | None = None
         #: Called with each exception a listener or reaction raised (after logging).
         self.on_error: Callable[[BaseException], None] | None = None
         # Nodes just built whose after_create hook is still to run.

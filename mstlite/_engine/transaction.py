@@ -83,11 +83,13 @@ class Delivery:
     """Calls listeners at commit: an ``Exception`` is reported, the others still run,
     and the first ``BaseException`` (KeyboardInterrupt, ...) is raised once all ran."""
 
-    __slots__ = ("interrupt", "rt")
+    __slots__ = ("interrupt", "queue", "rt")
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.interrupt: BaseException | None = None
+        #: The transactions committed while this delivery runs (``Runtime.commit_queue``).
+        self.queue: list[Transaction] = []
 
     def call(self, where: str, fn: Callable[..., Any], *args: Any) -> None:
         try:
@@ -191,19 +193,33 @@ def commit(rt: Runtime, tx: Transaction) -> None:
         return
     # The transaction is delivered first, without the queue: the common case, where
     # listeners commit nothing of their own, goes through no loop.
-    queue = rt.commit_queue = []
-    delivery = Delivery(rt)
+    delivery = rt.delivery
+    if delivery is None:
+        delivery = rt.delivery = Delivery(rt)
+    delivery.interrupt = None
+    queue = rt.commit_queue = delivery.queue  # empty: emptied below if anything is left
     try:
-        _deliver(delivery, tx)
+        if tx.trees or tx.killed or tx.action_calls:
+            _deliver(delivery, tx)
+        else:  # only patches (an action heard by on_patch listeners): _deliver, inlined
+            for entry in tx.patches:
+                entry[0](delivery, entry)
         if queue:
             _deliver_queued(delivery, queue)
     finally:
         rt.commit_queue = None
+        if queue:  # a BaseException stopped the delivery: what it queued is dropped
+            queue.clear()
+    # Read before the reactions run: a commit of theirs reuses the delivery.
+    interrupt = delivery.interrupt
+    if interrupt is None:
+        if rt.pending_reactions:
+            run_pending_reactions(rt)
+        return
     try:
         run_pending_reactions(rt)
     finally:
-        if delivery.interrupt is not None:
-            raise delivery.interrupt
+        raise interrupt
 
 
 def _deliver_queued(delivery: Delivery, queue: list[Transaction]) -> None:
@@ -244,7 +260,13 @@ def _deliver(delivery: Delivery, tx: Transaction) -> None:
     if trees:
         for tree in trees:
             for hook in tuple(tree.commit_hooks):
-                delivery.call("a commit hook", hook, tx)
+                try:  # Delivery.call, inlined: an UndoManager's hook runs at every commit
+                    hook(tx)
+                except Exception as error:
+                    report_error(error, "a commit hook", delivery.rt)
+                except BaseException as error:
+                    if delivery.interrupt is None:
+                        delivery.interrupt = error
 
 
 def run_pending_reactions(rt: Runtime) -> None:

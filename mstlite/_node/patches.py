@@ -111,8 +111,26 @@ def emit(
         _emit_with_own(node, tx, op, key, value, old_value, own)
         return
     cache = tree.path_cache
-    route = cache.routes.get(node)
+    routes = cache.routes
+    route = routes.get(node)
     if route is None:
+        # An array item under a parent heard by one group (the common case): its
+        # pointer is the parent's and its index, built here and not cached, so
+        # writing to many items of a large array fills no cache entry per item.
+        parent = node._parent
+        index = node._key
+        if (
+            type(index) is int
+            and parent is not None
+            and (node._ext is None or not node._ext.patch_listeners)
+        ):
+            above = routes.get(parent)
+            if type(above) is str:
+                if type(key) is not int and ("~" in key or "/" in key):
+                    key = escape_json_path(key)
+                path = f"{above}/{index}/{key}"
+                tx.patches.append((deliver_sole, cache.sole, path, op, value, old_value))
+                return
         route = routes_of(node, cache)
     if type(route) is str:
         # Keys are property names, map keys (str) or array indexes (int); "~" or "/"
@@ -200,8 +218,19 @@ def deliver_sole(delivery: Delivery, entry: tuple[Any, ...]) -> None:
     ``entry`` is ``(deliver_sole, listeners, path, op, value, old_value)``.
     """
     _, listeners, path, op, value, old_value = entry
-    patch, inverse = make_patch_pair(op, path, value, old_value)
-    _tell(delivery, listeners, patch, inverse)
+    if op == "replace":  # make_patch_pair's common case, inlined: one per patch heard
+        patch = {"op": "replace", "path": path, "value": value}
+        inverse = {"op": "replace", "path": path, "value": old_value}
+    else:
+        patch, inverse = make_patch_pair(op, path, value, old_value)
+    for listener in listeners:  # _tell, inlined
+        try:
+            listener(patch, inverse)
+        except Exception as error:
+            report_error(error, "an on_patch listener", delivery.rt)
+        except BaseException as error:
+            if delivery.interrupt is None:
+                delivery.interrupt = error
 
 
 def deliver_grouped(delivery: Delivery, entry: tuple[Any, ...]) -> None:

@@ -147,6 +147,25 @@ def test_keyboard_interrupt_in_on_patch_still_tells_later_listeners_and_undo() -
     assert len(later) == 3
 
 
+def test_keyboard_interrupt_in_on_patch_survives_a_reaction_that_commits() -> None:
+    # The commit's reactions run after its delivery, and a commit of theirs is
+    # delivered in turn: the first commit's interrupt is still raised, once.
+    box = Box.create()
+    other = Box.create()
+    bad = Interrupter()
+    heard: list[Any] = []
+    on_patch(box, bad)
+    on_patch(other, lambda patch, inverse: heard.append(patch))
+    dispose = reaction(lambda: box.a, lambda a: other.set(a=a))
+    bad.armed = True
+    with pytest.raises(KeyboardInterrupt):
+        box.set(a=1)
+    assert other.a == 1 and heard == [{"op": "replace", "path": "/a", "value": 1}]
+    box.set(a=2)  # nothing left over: no interrupt, both trees told
+    assert other.a == 2 and len(heard) == 2 and len(bad.calls) == 1
+    dispose()
+
+
 def test_keyboard_interrupt_in_on_snapshot_still_tells_later_listeners() -> None:
     box = Box.create()
     bad = Interrupter()
