@@ -78,11 +78,10 @@ def make_patch_pair(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Build a patch and its inverse as plain RFC 6902 dicts."""
     if op == "replace":
-        return {"op": "replace", "path": path, "value": value}, {
-            "op": "replace",
-            "path": path,
-            "value": old_value,
-        }
+        patch = {"op": "replace", "path": path, "value": value}
+        inverse = patch.copy()  # a copy and one store: cheaper than building it
+        inverse["value"] = old_value
+        return patch, inverse
     if op == "add":
         return {"op": "add", "path": path, "value": value}, {"op": "remove", "path": path}
     return {"op": "remove", "path": path}, {"op": "add", "path": path, "value": old_value}
@@ -220,7 +219,8 @@ def deliver_sole(delivery: Delivery, entry: tuple[Any, ...]) -> None:
     _, listeners, path, op, value, old_value = entry
     if op == "replace":  # make_patch_pair's common case, inlined: one per patch heard
         patch = {"op": "replace", "path": path, "value": value}
-        inverse = {"op": "replace", "path": path, "value": old_value}
+        inverse = patch.copy()
+        inverse["value"] = old_value
     else:
         patch, inverse = make_patch_pair(op, path, value, old_value)
     for listener in listeners:  # _tell, inlined
