@@ -111,25 +111,25 @@ def emit(
         return
     cache = tree.path_cache
     routes = cache.routes
+    parent = node._parent
+    index = node._key
+    if (
+        type(index) is int
+        and parent is not None
+        and (node._ext is None or not node._ext.patch_listeners)
+    ):
+        # An array item with no listeners of its own (the common case): its route is
+        # its parent's and its index, so it is built here and never cached (writing
+        # to many items of a large array fills no cache entry per item).
+        above = routes.get(parent)
+        if type(above) is str:
+            if type(key) is not int and ("~" in key or "/" in key):
+                key = escape_json_path(key)
+            path = f"{above}/{index}/{key}"
+            tx.patches.append((deliver_sole, cache.sole, path, op, value, old_value))
+            return
     route = routes.get(node)
     if route is None:
-        # An array item under a parent heard by one group (the common case): its
-        # pointer is the parent's and its index, built here and not cached, so
-        # writing to many items of a large array fills no cache entry per item.
-        parent = node._parent
-        index = node._key
-        if (
-            type(index) is int
-            and parent is not None
-            and (node._ext is None or not node._ext.patch_listeners)
-        ):
-            above = routes.get(parent)
-            if type(above) is str:
-                if type(key) is not int and ("~" in key or "/" in key):
-                    key = escape_json_path(key)
-                path = f"{above}/{index}/{key}"
-                tx.patches.append((deliver_sole, cache.sole, path, op, value, old_value))
-                return
         route = routes_of(node, cache)
     if type(route) is str:
         # Keys are property names, map keys (str) or array indexes (int); "~" or "/"
