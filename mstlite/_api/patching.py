@@ -194,6 +194,12 @@ class TreeDocument(rfc6902.Document):
                     continue
             elif isinstance(container, ArrayNode):
                 items = container._items
+                # index()'s first case: a plain decimal index in range.
+                if token.isdigit() and token.isascii() and (token[0] != "0" or len(token) == 1):
+                    position = int(token)
+                    if position < len(items):
+                        container = items[position]
+                        continue
                 container = items[rfc6902.index(len(items), token, parts, depth, op)]
                 continue
             container = child(container, parts, depth, op)
