@@ -49,7 +49,9 @@ def apply_all(document: Document, patches: Iterable[object]) -> None:
     """Apply each patch in order; a failure raises ``PatchError`` naming the patch."""
     for number, patch in enumerate(patches):
         try:
-            document.apply(*parse(patch))
+            # Unpacked, not apply(*...): a plain call of a Python function is cheaper.
+            op, parts, source, value = parse(patch)
+            document.apply(op, parts, source, value)
         except PatchError as error:
             raise PatchError(f"patch {number}{describe(patch)}: {error}") from None
 
