@@ -27,6 +27,8 @@ from mstlite.errors import MstError, PatchError, TreeError
 if TYPE_CHECKING:
     from mstlite.typing import Patch
 
+_MISSING: Any = object()
+
 __all__ = [
     "PatchRecorder",
     "TreeDocument",
@@ -134,7 +136,10 @@ class TreeDocument(rfc6902.Document):
 
     def apply(self, op: str, parts: list[str], source: list[str] | None, value: Any) -> None:
         try:
-            super().apply(op, parts, source, value)
+            if op == "replace" or op == "add":  # most patches: no generic dispatch
+                self.put(op, parts, value)
+            else:
+                super().apply(op, parts, source, value)
         except PatchError:
             raise
         except TreeError as error:  # e.g. a copy that would use an identifier twice
@@ -179,6 +184,24 @@ class TreeDocument(rfc6902.Document):
     def _container(self, parts: list[str], op: str) -> Node:
         container: Any = self.root
         for depth in range(len(parts) - 1):
+            token = parts[depth]
+            # child()'s common steps inlined: a model's property (its data holds
+            # exactly its properties, as its snapshot shows), an array's item.
+            if isinstance(container, ModelNode):
+                found = container._data.get(token, _MISSING)
+                if found is not _MISSING:
+                    container = found
+                    continue
+            elif isinstance(container, ArrayNode):
+                items = container._items
+                # index()'s first case: a plain decimal index in range.
+                if token.isdigit() and token.isascii() and (token[0] != "0" or len(token) == 1):
+                    position = int(token)
+                    if position < len(items):
+                        container = items[position]
+                        continue
+                container = items[rfc6902.index(len(items), token, parts, depth, op)]
+                continue
             container = child(container, parts, depth, op)
         if not isinstance(container, Node):
             raise PatchError(
@@ -186,7 +209,8 @@ class TreeDocument(rfc6902.Document):
                 f"{join_json_path(parts[:-1])!r}: only the models, arrays and maps of a tree "
                 "can be changed by patches"
             )
-        container._check_alive()
+        if not container._alive:
+            container._check_alive()
         return container
 
     def put(self, op: str, parts: list[str], value: Any) -> None:
@@ -195,10 +219,13 @@ class TreeDocument(rfc6902.Document):
             return
         container = self._container(parts, op)
         key = parts[-1]
-        last = len(parts) - 1
         if isinstance(container, ModelNode):  # first: see child() in _api.paths
-            container._set_prop(_prop(container, parts), value)
-        elif isinstance(container, ArrayNode):
+            if key not in container._data:
+                raise no_property(container, parts, len(parts) - 1)
+            container._set_prop(getattr(type(container), key), value)
+            return
+        last = len(parts) - 1
+        if isinstance(container, ArrayNode):
             if self._past_clearing(container, key, op):
                 container.append(value)
                 return

@@ -231,9 +231,11 @@ class Node(ReferenceHolder):
             )
         ):
             return  # the no-change test (same_stored, inlined: the hottest write path)
-        old_snapshot = old._get_snapshot() if isinstance(old, Node) else old
-        tx.journal.append(self._store_slot(key, new, existed, old, old_snapshot))
-        if isinstance(old, Node) and old._parent is self:
+        old_is_node = isinstance(old, Node)
+        old_snapshot = old._get_snapshot() if old_is_node else old
+        journal = tx.journal
+        journal.append(self._store_slot(key, new, existed, old, old_snapshot))
+        if old_is_node and old._parent is self:
             old._release(tx, detach)
         tree = self._tree
         if tree.patch_listener_count:
@@ -245,7 +247,8 @@ class Node(ReferenceHolder):
                     emit(self, tx, "replace", key, value, old_snapshot)
                 else:
                     emit(self, tx, "add", key, value, None)
-        self._invalidate(tx.journal)
+        if self._snap is not None:  # else _invalidate has nothing to do
+            self._invalidate(journal)
         atoms = self._atoms
         if atoms is not None:
             atom_key = self._slot_atom

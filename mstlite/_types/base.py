@@ -109,6 +109,9 @@ class Type:
     is_identifier = False
     #: The identifier property of the nodes of this type (models only).
     identifier_attribute: str | None = None
+    #: The Python type whose values ``to_stored`` returns as they are, unchecked
+    #: (primitives): writes of one skip the call.
+    stored_as_is: type | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name

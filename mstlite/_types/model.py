@@ -261,9 +261,10 @@ class ModelNode(Node):
         name = prop.name
         kind = prop.type
         assert kind is not None
-        data = self._data
-        old = data[name]
-        if kind.is_complex and old is not None:
+        old = self._data[name]
+        if type(value) is kind.stored_as_is:
+            new = value  # to_stored's own first case, without the call
+        elif kind.is_complex and old is not None:
             new = kind.reconcile(old, value, self, name, tx)
         else:
             new = kind.to_stored(value, self, name, tx)

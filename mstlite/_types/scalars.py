@@ -44,6 +44,7 @@ class PrimitiveType(Type):
     def __init__(self, py_type: type) -> None:
         super().__init__(py_type.__name__)
         self.py_type = py_type
+        self.stored_as_is = py_type  # see to_stored
 
     def build_schema(self, defs: dict[str, CoreSchema]) -> CoreSchema:
         return self._schemas[self.py_type]

@@ -357,6 +357,30 @@ def test_apply_patch_single_and_list() -> None:
     assert store.t is None
 
 
+class PScalars(Model):
+    ratio: float = 0.0
+    count: int = 0
+    todo: PTodo | None = None
+
+
+def test_apply_patch_fast_paths_keep_the_full_checks() -> None:
+    """Exact-type scalar writes and plain paths skip steps: conversions and errors stay."""
+    store = PScalars.create({"todo": {"id": "a"}})
+    apply_patch(store, [replace("/ratio", 2), replace("/count", 3), replace("/todo/title", "T")])
+    assert type(store.ratio) is float
+    assert get_snapshot(store) == {"ratio": 2.0, "count": 3, "todo": {"id": "a", "title": "T"}}
+    before = get_snapshot(store)
+    with pytest.raises(ValidationError):
+        apply_patch(store, [replace("/count", 4), replace("/count", True)])
+    with pytest.raises(PatchError, match=r"patch 1 \(replace '/todo/nope'\): the PTodo at '/todo'"):
+        apply_patch(store, [replace("/count", 4), replace("/todo/nope", 1)])
+    with pytest.raises(PatchError, match="has no property 'a/b'"):
+        apply_patch(store, replace("/a~1b", 1))
+    with pytest.raises(PatchError, match="nothing to replace inside the str 'T' at '/todo/title'"):
+        apply_patch(store, replace("/todo/title/x", 1))
+    assert get_snapshot(store) is before
+
+
 def test_apply_patch_refuses_to_remove_a_model_property() -> None:
     """As MST does: a model has all its properties; ``replace`` with null empties one."""
     store = PStore.create({"t": {"id": "a"}})
