@@ -136,6 +136,32 @@ def _inside(node: Any, root: Board) -> bool:
     return node is root.items or any(item is node for item in root.items)
 
 
+class Flag(Model):
+    on: bool
+
+    @action
+    def flip(self) -> None:
+        self.on = not self.on
+
+
+class Flags(Model):
+    flags: list[Flag]
+
+
+def test_writes_to_many_array_items_cache_no_route_per_item() -> None:
+    # An item's pointer is its parent's and its index, built at each write: a
+    # listened tree that writes to every item of a large array keeps no cache
+    # entry per item: the root's and the array's (and the first item's, cached on
+    # the way to its parent's).
+    tree = Flags(flags=[Flag(on=False) for _ in range(500)])
+    heard: list[str] = []
+    on_patch(tree, lambda patch, _inverse: heard.append(patch["path"]))
+    for flag in tree.flags:
+        flag.flip()
+    assert heard == [f"/flags/{index}/on" for index in range(500)]
+    assert set(tree._tree.path_cache.routes) <= {tree, tree.flags, tree.flags[0]}
+
+
 def test_a_listener_added_after_a_write_hears_the_next_one() -> None:
     board = Board(items=[Item(label="a", done=False, tags=[])])
     heard: list[str] = []
