@@ -217,20 +217,13 @@ def deliver_sole(delivery: Delivery, entry: tuple[Any, ...]) -> None:
     ``entry`` is ``(deliver_sole, listeners, path, op, value, old_value)``.
     """
     _, listeners, path, op, value, old_value = entry
-    if op == "replace":  # make_patch_pair's common case, inlined: one per patch heard
+    if op == "replace":  # make_patch_pair's common case, inlined (2% of a heard action)
         patch = {"op": "replace", "path": path, "value": value}
         inverse = patch.copy()
         inverse["value"] = old_value
     else:
         patch, inverse = make_patch_pair(op, path, value, old_value)
-    for listener in listeners:  # _tell, inlined
-        try:
-            listener(patch, inverse)
-        except Exception as error:
-            report_error(error, "an on_patch listener", delivery.rt)
-        except BaseException as error:
-            if delivery.interrupt is None:
-                delivery.interrupt = error
+    _tell(delivery, listeners, patch, inverse)
 
 
 def deliver_grouped(delivery: Delivery, entry: tuple[Any, ...]) -> None:
