@@ -109,6 +109,10 @@ def emit(
     if own:
         _emit_with_own(node, tx, op, key, value, old_value, own)
         return
+    # Keys are property names, map keys (str) or array indexes (int); "~" or "/" in
+    # a key (rare) needs escaping: skip the call otherwise.
+    if type(key) is not int and ("~" in key or "/" in key):
+        key = escape_json_path(key)
     cache = tree.path_cache
     routes = cache.routes
     parent = node._parent
@@ -123,8 +127,6 @@ def emit(
         # to many items of a large array fills no cache entry per item).
         above = routes.get(parent)
         if type(above) is str:
-            if type(key) is not int and ("~" in key or "/" in key):
-                key = escape_json_path(key)
             path = f"{above}/{index}/{key}"
             tx.patches.append((deliver_sole, cache.sole, path, op, value, old_value))
             return
@@ -132,13 +134,9 @@ def emit(
     if route is None:
         route = routes_of(node, cache)
     if type(route) is str:
-        # Keys are property names, map keys (str) or array indexes (int); "~" or "/"
-        # in a key (rare) needs escaping: skip the call otherwise.
-        if type(key) is not int and ("~" in key or "/" in key):
-            key = escape_json_path(key)
         tx.patches.append((deliver_sole, cache.sole, f"{route}/{key}", op, value, old_value))
-    elif route:
-        tx.patches.append((deliver_grouped, route, _segment(key), op, value, old_value))
+    elif route:  # (the key is escaped already: not _segment)
+        tx.patches.append((deliver_grouped, route, f"/{key}", op, value, old_value))
 
 
 def _segment(key: Any) -> str:

@@ -286,6 +286,13 @@ def test_patch_paths_are_escaped() -> None:
     copy = PStore.create()
     apply_patch(copy, seen[0][0])
     assert copy.m == {"a/b~c": 1}
+    # Listeners on two nodes above the write (grouped delivery): each hears the key
+    # escaped once, under its own path.
+    heard: list[str] = []
+    on_patch(store, lambda patch, _inverse: heard.append("root " + patch["path"]))
+    on_patch(store.m, lambda patch, _inverse: heard.append("map " + patch["path"]))
+    store.run(setitem("m", "x~/y", 2))
+    assert sorted(heard) == ["map /x~0~1y", "root /m/x~0~1y"]
 
 
 def test_patch_paths_relative_to_listener() -> None:
